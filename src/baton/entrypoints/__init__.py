@@ -1,0 +1,1 @@
+"""Entrypoints: the CLI (and later the API, web and workers)."""

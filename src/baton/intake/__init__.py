@@ -1,0 +1,1 @@
+"""Order intake: import and validate orders, vehicles and drivers from files and benchmark formats."""

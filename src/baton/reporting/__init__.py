@@ -1,0 +1,1 @@
+"""Reporting: KPIs and the HTML day report."""

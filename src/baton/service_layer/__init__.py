@@ -1,0 +1,1 @@
+"""Service layer: commands, handlers, the message bus and the unit of work."""

@@ -1,0 +1,62 @@
+"""The main job end to end on a small slice of the real (bundled) Loggi day."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from baton.demo.main_job import bundled_day, run_demo
+from baton.entrypoints.cli import app
+from baton.intake.loggi import load_loggi_day
+
+KPI_KEYS = ["orders", "delivered", "failed", "on_time_pct", "km", "driving_hours", "cost",
+            "cost_per_delivery", "vehicles_used"]
+SHARED_RJ = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "loggi" / "rj" / "cvrp-0-rj-3.json"
+
+
+def test_bundled_day_is_the_real_loggi_day() -> None:
+    day = load_loggi_day(bundled_day())
+    assert day.name == "cvrp-0-df-0" and len(day.deliveries) == 1019 and day.vehicle_capacity == 180
+    assert (Path(bundled_day()).parent / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_demo_runs_a_slice_end_to_end(tmp_path: Path, db_url: str) -> None:
+    result = run_demo(out_dir=tmp_path, limit=80, time_limit_s=2, seed=3, database_url=db_url)
+    k = result.kpis
+    assert k.orders == 80
+    assert k.delivered + k.failed + k.unassigned + k.cancelled == 80
+    assert k.delivered > 60 and 0 < k.on_time_pct <= 100
+    assert k.km > 0 and k.driving_hours > 0 and k.vehicles_used >= 1
+    assert k.cost_per_delivery == pytest.approx(k.cost / k.delivered)
+    html = result.report_path.read_text(encoding="utf-8")
+    assert "<svg" in html and "cvrp-0-df-0" in html and "loggibud" in html
+    # every visited stop has its actual arrival and departure; delivered orders are a subset of them
+    visited = [s for r in result.plan.routes for s in r.stops if s.order_id and s.actual_arrival]
+    assert all(s.actual_departure is not None and s.actual_departure >= s.actual_arrival for s in visited)
+    assert k.delivered <= len(visited) <= k.delivered + k.failed
+
+
+def test_demo_is_deterministic_per_seed(tmp_path: Path) -> None:
+    a = run_demo(out_dir=tmp_path / "a", limit=40, time_limit_s=1, seed=5).kpis.to_dict()
+    b = run_demo(out_dir=tmp_path / "b", limit=40, time_limit_s=1, seed=5).kpis.to_dict()
+    a.pop("planning_seconds", None)
+    b.pop("planning_seconds", None)
+    assert a == b
+
+
+def test_cli_demo_json_prints_exactly_one_object(tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["demo", "--limit", "30", "--seconds", "1", "--out", str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert list(data)[:9] == KPI_KEYS and data["orders"] == 30
+
+
+@pytest.mark.skipif(not SHARED_RJ.exists(), reason="../shared not present")
+def test_cli_demo_runs_any_loggibud_day(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["demo", "--day", str(SHARED_RJ), "--seconds", "2", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "On-time" in res.stdout and (tmp_path / "report.html").exists()
