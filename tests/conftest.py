@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from baton.adapters import db, orm
+from baton.adapters import db
 from baton.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 from services import postgres_url  # tests/ is on sys.path (pytest's rootdir-relative import)
 
@@ -32,7 +32,11 @@ def postgres_engine() -> Iterator[Engine]:
 def truncate_all(engine: Engine) -> None:
     """Empty every Baton table on PostgreSQL (re-migrating first, should a test have downgraded)."""
     db.migrate(engine)
-    names = ", ".join(t.name for t in orm.TABLES)
+    with engine.connect() as conn:
+        found = conn.exec_driver_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"
+        ).scalars().all()
+    names = ", ".join(f'"{t}"' for t in found)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
 

@@ -127,8 +127,8 @@ def _lock_for_migration(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the database behind ``engine`` to ``revision`` (default the latest), in one transaction.
+def migrate(engine: Engine, revision: str = "heads") -> None:
+    """Upgrade the database behind ``engine`` to ``revision`` (default every head: feature areas may add independent migration branches from 0001), in one transaction.
 
     Idempotent: running it on an up-to-date database does nothing. On PostgreSQL an advisory
     lock makes concurrent callers (several workers starting at once) wait for each other.
