@@ -18,10 +18,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from baton import __version__
+from baton.entrypoints.cli_bench import bench_app
 
 app = typer.Typer(help="Baton: last-mile delivery orchestration.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(bench_app, name="bench")
 
 out = Console()
 err = Console(stderr=True)
