@@ -174,7 +174,7 @@ def _build_map(
         if route.end_depot_id in depot_by_id:
             line.append(proj.xy(depot_by_id[route.end_depot_id].location))
         out_routes.append({
-            "id": route.id, "color": PALETTE[i % len(PALETTE)], "dots": dots,
+            "id": route.id, "label": route.vehicle_id, "color": PALETTE[i % len(PALETTE)], "dots": dots,
             "points": " ".join(f"{x:g},{y:g}" for x, y in line),
         })
     out_depots = []
