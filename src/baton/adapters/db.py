@@ -128,7 +128,10 @@ def _lock_for_migration(connection: Connection) -> None:
 
 
 def migrate(engine: Engine, revision: str = "heads") -> None:
-    """Upgrade the database behind ``engine`` to ``revision`` (default every head: feature areas may add independent migration branches from 0001), in one transaction.
+    """Upgrade the database behind ``engine`` to ``revision``, in one transaction.
+
+    The default, ``"heads"``, applies every branch: feature areas may add migration branches
+    that start from ``0001`` independently of each other.
 
     Idempotent: running it on an up-to-date database does nothing. On PostgreSQL an advisory
     lock makes concurrent callers (several workers starting at once) wait for each other.
