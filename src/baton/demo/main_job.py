@@ -63,6 +63,7 @@ def run_demo(
     out_dir: Path = Path("baton-demo"),
     seed: int = 7,
     time_limit_s: float = 45.0,
+    max_iterations: int | None = None,
     limit: int | None = None,
     database_url: str | None = None,
     travel: TravelTimeProvider | None = None,
@@ -72,7 +73,9 @@ def run_demo(
 
     ``out_dir`` receives ``report.html`` and, unless ``database_url`` is given, a fresh
     SQLite database ``demo.sqlite`` (recreated on every run). ``limit`` keeps the first N
-    deliveries. ``time_limit_s`` is the planner's budget in seconds.
+    deliveries. ``time_limit_s`` is the planner's budget in seconds;
+    ``max_iterations`` (optional) also caps its search iterations, which makes the whole run
+    reproducible per seed whatever the machine's load.
 
     Raises:
         baton.intake.files.ImportFileError: when the day file cannot be read.
@@ -102,7 +105,7 @@ def run_demo(
     started = _time.perf_counter()
     plan: Plan = bus.handle(commands.PlanOrders(
         at=day.day_start + timedelta(hours=6, minutes=30), day_start=day.day_start,
-        options=PlanningOptions(time_limit_s=time_limit_s, seed=seed),
+        options=PlanningOptions(time_limit_s=time_limit_s, seed=seed, max_iterations=max_iterations),
     ))
     planning_seconds = _time.perf_counter() - started
 

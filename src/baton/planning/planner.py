@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 from pyvrp import IteratedLocalSearchCallbacks, IteratedLocalSearchParams, Result, SolveParams, solve
-from pyvrp.stop import MaxRuntime
+from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, StoppingCriterion
 
 from baton.adapters.travel.base import TravelMatrices, TravelTimeProvider
 from baton.domain.plan import CostBreakdown, Plan, Route, Stop, StopKind, UnassignedOrder
@@ -234,7 +234,10 @@ def timeline_issues(ctx: ScheduleContext, timeline: Timeline) -> list[tuple[int 
 def _solve(model: SolverModel, options: PlanningOptions, on_progress: ProgressCallback | None) -> Result:
     callbacks = _Progress(on_progress, options.time_limit_s) if on_progress else IteratedLocalSearchCallbacks()
     params = SolveParams(ils=IteratedLocalSearchParams(callbacks=callbacks), penalty=penalty_params(model.data))
-    return solve(model.data, MaxRuntime(options.time_limit_s), seed=options.seed,
+    stop: StoppingCriterion = MaxRuntime(options.time_limit_s)
+    if options.max_iterations is not None:
+        stop = MultipleCriteria([stop, MaxIterations(options.max_iterations)])
+    return solve(model.data, stop, seed=options.seed,
                  collect_stats=False, display=False, params=params)
 
 

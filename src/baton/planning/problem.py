@@ -25,6 +25,9 @@ class PlanningOptions:
             windows are soft (``hard_time_windows=False``).
         hard_time_windows: True = a plan never arrives after a window closes.
         max_customers_per_route: optional cap (``None`` = no cap).
+        max_iterations: optional cap on search iterations (``None`` = none). The search stops at
+            whichever comes first, this or ``time_limit_s``; a run that ends on iterations is
+            reproducible whatever the machine's load (a time limit alone is not).
     """
 
     time_limit_s: float = 10.0
@@ -33,6 +36,7 @@ class PlanningOptions:
     lateness_penalty_per_hour: float = 100.0
     hard_time_windows: bool = True
     max_customers_per_route: int | None = None
+    max_iterations: int | None = None
 
 
 @dataclass
