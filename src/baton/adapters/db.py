@@ -161,7 +161,15 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
         command.downgrade(config, revision)
 
 
-def current_revision(engine: Engine) -> str | None:
-    """The Alembic revision the database is at, ``None`` when it was never migrated."""
+def current_revisions(engine: Engine) -> tuple[str, ...]:
+    """The Alembic revisions (one per migration branch) the database is at, sorted; ``()`` when
+    it was never migrated."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
+
+
+def script_heads() -> tuple[str, ...]:
+    """The newest revision of every migration branch shipped with Baton, sorted."""
+    from alembic.script import ScriptDirectory
+
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))

@@ -343,3 +343,14 @@ metadata = Base.metadata
 TABLES: tuple[Table, ...] = (
     orders, depots, vehicles, drivers, plans, routes, stops, unassigned_orders, events,
 )
+
+from baton.adapters import orm_auth  # noqa: E402,F401
+
+# isort: split
+from baton.adapters import orm_execute  # noqa: E402,F401
+
+# isort: split
+from baton.adapters import orm_dispatch  # noqa: E402,F401
+
+# isort: split
+from baton.adapters import orm_notify  # noqa: E402,F401

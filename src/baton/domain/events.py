@@ -157,3 +157,19 @@ def event_from_record(name: str, occurred_at: datetime, actor: str, payload: dic
     """
     cls = EVENT_TYPES[name]
     return cls(occurred_at=occurred_at, actor=actor, **payload)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderUpdated(Event):
+    """An order's details changed (``fields``: the names of the changed fields)."""
+
+    name: ClassVar[str] = "order.updated"
+    aggregate: ClassVar[str] = "order"
+    order_id: str
+    fields: list[str]
+    version: int = 0
+
+
+EVENT_TYPES[OrderUpdated.name] = OrderUpdated
+
+from baton.live import events as _live_events  # noqa: E402,F401  (registers the live events)

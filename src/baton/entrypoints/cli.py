@@ -19,11 +19,27 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from baton import __version__
 from baton.entrypoints.cli_bench import bench_app
+from baton.entrypoints.cli_execute import execute_app
+from baton.entrypoints.cli_notify import notify_app
+from baton.entrypoints.cli_serve import admin_app, serve
 
 app = typer.Typer(help="Baton: last-mile delivery orchestration.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
+app.add_typer(admin_app, name="admin")
+app.command("serve")(serve)
+app.add_typer(execute_app, name="execute")
+app.add_typer(notify_app, name="notify")
+
+from baton.entrypoints.cli_dispatch import dispatch_app, rules_app  # noqa: E402
+
+app.add_typer(dispatch_app, name="dispatch")
+app.add_typer(rules_app, name="rules")
+
+from baton.entrypoints.cli_live import simulate  # noqa: E402
+
+app.command("simulate")(simulate)
 
 out = Console()
 err = Console(stderr=True)
@@ -62,8 +78,17 @@ def demo(
         str | None, typer.Option(help="Use this (empty) database instead of a fresh SQLite file.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as one JSON object.")] = False,
+    serve: Annotated[bool, typer.Option("--serve", help="Watch the day live in the dashboard instead.")] = False,
+    port: Annotated[int, typer.Option(help="With --serve: the dashboard's port.")] = 8000,
+    speed: Annotated[float, typer.Option(help="With --serve: simulated seconds per real second.")] = 600.0,
 ) -> None:
     """Plan and run a real delivery day end to end, then print KPIs and write an HTML report."""
+    if serve:
+        from baton.entrypoints.cli_serve import watch_demo
+
+        watch_demo(day=day, out_dir=out_dir, seed=seed, seconds=seconds, limit=limit, database_url=database_url,
+                   port=port, speed=speed)
+        return
     from baton.demo.main_job import DemoProgress, run_demo
     from baton.reporting.kpis import kpi_table
 
@@ -117,6 +142,13 @@ def plan(
         str | None, typer.Option(help="Persist into this database (default: a fresh SQLite file in --out).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a summary as one JSON object.")] = False,
+    workers: Annotated[int | None, typer.Option(help="Search processes (default: every core).", min=1)] = None,
+    max_reloads: Annotated[int, typer.Option(help="Returns to the depot to reload per vehicle.", min=0)] = 0,
+    overtime_min: Annotated[int, typer.Option(help="Paid overtime a driver may work, minutes.", min=0)] = 0,
+    overtime_per_hour: Annotated[float, typer.Option(help="Overtime premium, currency per hour.", min=0)] = 0.0,
+    balance: Annotated[
+        float | None, typer.Option(help="Balanced workload: orders per route <= average x (1 + BALANCE).", min=0)
+    ] = None,
 ) -> None:
     """Plan the orders in FILE with the fleet in FILE or --fleet; write routes as CSV and GeoJSON.
 
@@ -166,7 +198,9 @@ def plan(
                                           drivers=fleet_bundle.drivers.accepted))
         bus.handle(commands.CreateOrders(at=now, orders=orders))
         result = bus.handle(commands.PlanOrders(at=now + timedelta(seconds=1),
-                                                options=PlanningOptions(time_limit_s=seconds, seed=seed)))
+                                                options=PlanningOptions(
+            time_limit_s=seconds, seed=seed, workers=workers, max_reloads=max_reloads, overtime_s=60 * overtime_min,
+            overtime_per_hour=overtime_per_hour, balance_tolerance=balance)))
         bar.update(task, completed=1.0)
     paths = write_plan(out_dir, result, {o.id: o for o in orders}, {d.id: d for d in depots})
     summary = {

@@ -6,3 +6,22 @@ from __future__ import annotations
 import typer
 
 bench_app = typer.Typer(help="Benchmarks (tables; --json prints one JSON object).", no_args_is_help=True)
+
+from baton.entrypoints.cli_bench_vrp import planning, scale, vrptw  # noqa: E402
+
+bench_app.command("vrptw")(vrptw)
+bench_app.command("planning")(planning)
+bench_app.command("scale")(scale)
+
+from baton.entrypoints.cli_execute import bench_ingest  # noqa: E402
+
+bench_app.command("ingest")(bench_ingest)
+
+from baton.entrypoints.cli_dispatch_bench import bench_dispatch_failover  # noqa: E402
+
+bench_app.command("dispatch-failover")(bench_dispatch_failover)
+
+from baton.entrypoints.cli_live import outcome, replan  # noqa: E402
+
+bench_app.command("replan")(replan)
+bench_app.command("outcome")(outcome)

@@ -38,7 +38,7 @@ class Violation:
     """One broken rule: ``kind`` is a short code (``capacity``, ``window``, ``leg``,
     ``arrival``, ``service``, ``duplicate``, ``missing``, ``unknown``, ``features``,
     ``shift_start``, ``shift_end``, ``working_time``, ``break``, ``distance``, ``depot``,
-    ``driver``, ``vehicle``, ``sequence``, ``orders_per_route``); ``route_id``/``order_id``
+    ``driver``, ``vehicle``, ``sequence``, ``orders_per_route``, ``reload``); ``route_id``/``order_id``
     are ``None`` when the rule is not about one route/order."""
 
     route_id: str | None
@@ -73,7 +73,7 @@ def _leg(matrices: TravelMatrices, frm: int, to: int, vehicle: Vehicle) -> tuple
 
 def _check_route(route: Route, vehicle: Vehicle, driver: Driver | None, problem: PlanningProblem,
                  matrices: TravelMatrices, orders: dict[str, tuple[int, Order]],
-                 hard_time_windows: bool) -> list[Violation]:
+                 hard_time_windows: bool, overtime_s: int = 0, max_reloads: int = 0) -> list[Violation]:
     out: list[Violation] = []
 
     def bad(kind: str, message: str, order_id: str | None = None) -> None:
@@ -92,6 +92,7 @@ def _check_route(route: Route, vehicle: Vehicle, driver: Driver | None, problem:
 
     load = Size(0, 0.0, 0.0)
     here, clock, metres, breaks = start_index, route.start.timestamp(), 0, []
+    reloads = 0
     for k, stop in enumerate(route.stops, start=1):
         if stop.sequence != k:
             bad("sequence", f"stop #{k} has sequence {stop.sequence}", stop.order_id)
@@ -103,6 +104,24 @@ def _check_route(route: Route, vehicle: Vehicle, driver: Driver | None, problem:
                 bad("arrival", f"break #{k} starts before the previous stop ends")
             breaks.append((arrival, departure))
             clock = departure
+            continue
+        if stop.kind == StopKind.RELOAD:
+            leg_m, leg_s = _leg(matrices, here, start_index, vehicle)
+            if (stop.leg_distance_m, stop.leg_duration_s) != (leg_m, leg_s):
+                bad("leg", f"leg to reload #{k} is {stop.leg_distance_m} m/{stop.leg_duration_s} s, "
+                           f"matrix says {leg_m} m/{leg_s} s")
+            if arrival < clock + leg_s - _SLACK_S:
+                bad("arrival", f"reload #{k} starts before the vehicle can be at the depot")
+            if departure - arrival < start_depot.loading_time_s - _SLACK_S:
+                bad("reload", f"reload #{k} takes {departure - arrival:.0f} s, loading needs "
+                              f"{start_depot.loading_time_s} s")
+            over = load.exceeded_dimensions(vehicle.capacity)
+            if over:
+                bad("capacity", f"trip before reload #{k} exceeds capacity in {', '.join(over)}")
+            load = Size(0, 0.0, 0.0)
+            metres += leg_m
+            here, clock = start_index, departure
+            reloads += 1
             continue
         if stop.order_id not in orders:
             continue  # reported by the accounting
@@ -136,6 +155,8 @@ def _check_route(route: Route, vehicle: Vehicle, driver: Driver | None, problem:
         bad("arrival", f"route ends {clock + back_s - end:.0f} s before the vehicle can be back")
     if route.distance_m != metres + back_m:
         bad("distance", f"route distance {route.distance_m} m, legs add up to {metres + back_m} m")
+    if reloads > max_reloads:
+        bad("reload", f"{reloads} reloads, at most {max_reloads} allowed")
     over = load.exceeded_dimensions(vehicle.capacity)
     if over:
         bad("capacity", "load exceeds capacity in " + ", ".join(
@@ -143,14 +164,17 @@ def _check_route(route: Route, vehicle: Vehicle, driver: Driver | None, problem:
 
     begin = route.start.timestamp() - start_depot.loading_time_s
     earliest = [t.timestamp() for t in (start_depot.opens, driver.shift_start if driver else None) if t]
-    latest = [t.timestamp() for t in (end_depot.closes, driver.shift_end if driver else None) if t]
+    latest = [t.timestamp() for t in (end_depot.closes,) if t]
+    if driver is not None:
+        latest.append(driver.shift_end.timestamp() + overtime_s)
     if earliest and begin < max(earliest) - _SLACK_S:
         bad("shift_start", f"work begins {max(earliest) - begin:.0f} s before the shift/depot opens")
     if latest and end > min(latest) + _SLACK_S:
         bad("shift_end", f"route ends {end - min(latest):.0f} s after the shift/depot closes")
     if driver is not None:
-        if end - begin > driver.max_working_time_s + _SLACK_S:
-            bad("working_time", f"route takes {end - begin:.0f} s, driver may work {driver.max_working_time_s} s")
+        if end - begin > driver.max_working_time_s + overtime_s + _SLACK_S:
+            bad("working_time", f"route takes {end - begin:.0f} s, driver may work "
+                                f"{driver.max_working_time_s} s + {overtime_s} s overtime")
         rule = driver.break_rule
         if rule.duration_s > 0:
             starts = [begin] + [b[1] for b in breaks]
@@ -170,7 +194,9 @@ def check_plan(
     matrices: TravelMatrices,
     *,
     hard_time_windows: bool = True,
+    overtime_s: int = 0,
     max_orders_per_route: int | None = None,
+    max_reloads: int = 0,
 ) -> list[Violation]:
     """Every rule ``plan`` breaks, re-verified from ``problem`` and ``matrices`` alone (see the
     module docs for the conventions); an empty list means the plan is feasible.
@@ -181,7 +207,10 @@ def check_plan(
     matrix's, every arrival reachable from the previous departure, full service time, service
     starting in one of the order's windows (with ``hard_time_windows=False`` only not before a
     window opens), features/skills, work beginning after shift start and depot opening, return
-    before shift end and depot closing, working time within ``max_working_time_s``, and a break
+    before shift end (plus ``overtime_s``, seconds of paid overtime allowed) and depot closing,
+    working time within ``max_working_time_s`` (plus ``overtime_s``), at most ``max_reloads``
+    reload stops (each at the vehicle's start depot, driving there per the matrix, taking the
+    depot's loading time; load <= capacity holds per trip between reloads), and a break
     of the rule's length at least every ``after_work_s`` of work. ``max_orders_per_route``
     (``None`` = no cap) caps the orders per route. Never raises for a broken plan.
 
@@ -213,5 +242,6 @@ def check_plan(
         if max_orders_per_route is not None and len(route.order_ids) > max_orders_per_route:
             out.append(Violation(route.id, None, "orders_per_route",
                                  f"{len(route.order_ids)} orders > cap {max_orders_per_route}"))
-        out.extend(_check_route(route, vehicle, driver, problem, matrices, orders, hard_time_windows))
+        out.extend(_check_route(route, vehicle, driver, problem, matrices, orders, hard_time_windows,
+                                overtime_s, max_reloads))
     return out

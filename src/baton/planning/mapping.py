@@ -169,7 +169,9 @@ class Crew:
     the model withholds from both the shift end and the working limit, so that inserting the
     breaks after solving cannot overrun either (see :func:`break_safe_windows` and
     :func:`baton.planning.planner.schedule`). ``break_rule`` is
-    ``None`` without a driver or with a zero-length break.
+    ``None`` without a driver or with a zero-length break. ``overtime_s`` is the paid overtime
+    the crew may work (already included in ``latest_end_s`` and ``max_working_s``); each hour of
+    it costs ``overtime_per_hour`` (currency) on top of the vehicle's ``per_hour``.
     """
 
     vehicle: Vehicle
@@ -183,6 +185,22 @@ class Crew:
     break_rule: BreakRule | None
     reserved_break_s: int
     capabilities: frozenset[str]
+    overtime_s: int = 0
+    overtime_per_hour: float = 0.0
+
+    @property
+    def regular_working_s(self) -> int:
+        """Working time paid at the regular rate, seconds (``max_working_s`` less overtime)."""
+        return self.max_working_s - self.overtime_s
+
+    @property
+    def model_regular_s(self) -> int:
+        """Regular route duration the solver sees (PyVRP ``shift_duration``), seconds."""
+        return self.model_max_duration_s - self.overtime_s
+
+    def overtime_worked_s(self, route_s: int) -> int:
+        """Seconds of a route of ``route_s`` seconds (loading to return) paid as overtime."""
+        return max(0, route_s - self.regular_working_s)
 
     @property
     def model_latest_end_s(self) -> int:
@@ -235,12 +253,15 @@ def pair_drivers(problem: PlanningProblem) -> list[tuple[Vehicle, Driver | None]
     return pairs
 
 
-def build_crews(problem: PlanningProblem, day_start: datetime) -> list[Crew]:
+def build_crews(problem: PlanningProblem, day_start: datetime, overtime_s: int = 0,
+                overtime_per_hour: float = 0.0) -> list[Crew]:
     """One :class:`Crew` per (vehicle, driver) pair (see :func:`pair_drivers`), in vehicle order.
 
     Shift bounds are the driver's shift intersected with the start depot's opening and the end
     depot's closing; driverless vehicles run from opening to closing (else the whole first day).
-    Crews whose bounds leave no time are left out.
+    Crews whose bounds leave no time are left out. ``overtime_s`` (seconds, >= 0) of paid
+    overtime extend both a driver's shift end and working limit (never past the depot's
+    closing); driverless vehicles get none.
 
     Raises:
         PlanningError: when there is no depot or no vehicle, a vehicle names an unknown depot,
@@ -269,15 +290,20 @@ def build_crews(problem: PlanningProblem, day_start: datetime) -> list[Crew]:
         late = to_clock(end.closes, day_start) if end.closes else (HORIZON_S if driver else DAY_S)
         working = HORIZON_S
         rule: BreakRule | None = None
+        extra, depot_late = 0, late
         if driver is not None:
             early = max(early, to_clock(driver.shift_start, day_start))
             late = min(late, to_clock(driver.shift_end, day_start))
             working = driver.max_working_time_s
             rule = driver.break_rule if driver.break_rule.duration_s > 0 else None
+            extra = max(0, overtime_s)
         early, late = max(0, early), min(HORIZON_S, late)
         if late <= early:
             continue
-        working = min(working, late - early)
+        regular = min(working, late - early)
+        if extra:
+            late = min(HORIZON_S, depot_late, late + extra)
+        working = min(regular + extra, late - early)
         reserved = breaks_needed(rule, working) * (rule.duration_s if rule else 0)
         if working - reserved <= 0:
             continue
@@ -287,6 +313,7 @@ def build_crews(problem: PlanningProblem, day_start: datetime) -> list[Crew]:
             max_working_s=working, loading_s=start.loading_time_s, break_rule=rule,
             reserved_break_s=reserved,
             capabilities=vehicle.features | (driver.skills if driver else frozenset()),
+            overtime_s=working - regular, overtime_per_hour=overtime_per_hour,
         ))
     return crews
 

@@ -12,11 +12,19 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import pairwise
 from uuid import uuid4
 
-from pyvrp import IteratedLocalSearchCallbacks, IteratedLocalSearchParams, Result, SolveParams, solve
+from pyvrp import (
+    IteratedLocalSearchCallbacks,
+    IteratedLocalSearchParams,
+    ProblemData,
+    Result,
+    SolveParams,
+    solve,
+)
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, StoppingCriterion
 
 from baton.adapters.travel.base import TravelMatrices, TravelTimeProvider
@@ -34,6 +42,7 @@ from baton.planning.mapping import (
     resolve_day_start,
     window_bounds,
 )
+from baton.planning.parallel import ParallelResult, default_workers, parallel_solve
 from baton.planning.problem import PlanningOptions, PlanningProblem
 from baton.planning.pyvrp_model import (
     SOFT_LATE_STEPS_S,
@@ -50,6 +59,8 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[float, float], None]
 _PROGRESS_EVERY_S = 0.2
+PARALLEL_MIN_S = 1.0
+"""Shortest budget (s) searched on several cores; shorter ones run on one core."""
 
 
 class _Progress(IteratedLocalSearchCallbacks):  # type: ignore[misc]
@@ -88,6 +99,19 @@ class Visit:
 
 
 @dataclass(frozen=True)
+class Reload:
+    """A return to the start depot to reload after the first ``after`` visits: the drive
+    (``leg_m``, ``leg_s``) from the last visit, arrival ``start_s`` and departure ``end_s``
+    (after the depot's loading time)."""
+
+    after: int
+    start_s: int
+    end_s: int
+    leg_m: int
+    leg_s: int
+
+
+@dataclass(frozen=True)
 class Timeline:
     """A crew's day in clock seconds: work begins at ``begin_s`` (loading first), the vehicle
     leaves the depot at ``begin_s + loading``, visits ``visits`` and is back at ``end_s``.
@@ -103,17 +127,28 @@ class Timeline:
     return_m: int
     return_s: int
     missed: tuple[int, ...]
+    reloads: tuple[Reload, ...] = ()
 
     @property
     def distance_m(self) -> int:
-        return sum(v.leg_m for v in self.visits) + self.return_m
+        return sum(v.leg_m for v in self.visits) + sum(r.leg_m for r in self.reloads) + self.return_m
 
     @property
     def driving_s(self) -> int:
-        return sum(v.leg_s for v in self.visits) + self.return_s
+        return sum(v.leg_s for v in self.visits) + sum(r.leg_s for r in self.reloads) + self.return_s
+
+    @property
+    def trips(self) -> list[tuple[Visit, ...]]:
+        """The visits of each trip (split at the reloads), in order."""
+        cuts = [0, *(r.after for r in self.reloads), len(self.visits)]
+        return [self.visits[a:b] for a, b in pairwise(cuts)]
 
     def departure_after(self, position: int) -> int:
-        """When the vehicle leaves the position after its first ``position`` visits, seconds."""
+        """When the vehicle leaves the position after its first ``position`` visits (after a
+        reload there, if any), seconds."""
+        reload = next((r for r in self.reloads if r.after == position), None)
+        if reload is not None:
+            return reload.end_s
         return self.visits[position - 1].end_s if position else self.begin_s + self.crew.loading_s
 
 
@@ -143,14 +178,16 @@ def service_start(windows: list[tuple[int, int]], arrival_s: int, hard: bool) ->
 
 
 def simulate(ctx: ScheduleContext, crew: Crew, sequence: list[int], begin_s: int,
-             breaks_after: tuple[int, ...] = ()) -> Timeline:
+             breaks_after: tuple[int, ...] = (), reloads_after: tuple[int, ...] = ()) -> Timeline:
     """The timeline of ``crew`` serving the orders ``sequence`` (order indices) from
-    ``begin_s``, with a break of the driver's rule after each position in ``breaks_after``.
+    ``begin_s``, with a break of the driver's rule after each position in ``breaks_after`` and
+    a reload at the start depot (drive there, its loading time) after each position in
+    ``reloads_after`` (a break at the same position is taken after the reload).
     Never raises for lateness: missed windows are listed in :attr:`Timeline.missed`."""
     rule_s = crew.break_rule.duration_s if crew.break_rule else 0
     t = begin_s + crew.loading_s
     here = crew.start_depot
-    visits, breaks, missed = [], [], []
+    visits, breaks, missed, reloads = [], [], [], []
     if 0 in breaks_after:
         breaks.append((0, t, t + rule_s))
         t += rule_s
@@ -164,14 +201,20 @@ def simulate(ctx: ScheduleContext, crew: Crew, sequence: list[int], begin_s: int
         end = start[0] + ctx.problem.orders[o].service_time_s
         visits.append(Visit(o, start[0], end, metres, secs, start[1]))
         t, here = end, point
+        if k in reloads_after and k < len(sequence):
+            metres, secs = crew.leg(ctx.matrices, here, crew.start_depot)
+            reloads.append(Reload(k, t + secs, t + secs + crew.loading_s, metres, secs))
+            t, here = t + secs + crew.loading_s, crew.start_depot
         if k in breaks_after:
             breaks.append((k, t, t + rule_s))
             t += rule_s
     metres, secs = crew.leg(ctx.matrices, here, crew.end_depot)
-    return Timeline(crew, begin_s, tuple(visits), tuple(breaks), t + secs, metres, secs, tuple(missed))
+    return Timeline(crew, begin_s, tuple(visits), tuple(breaks), t + secs, metres, secs, tuple(missed),
+                    tuple(reloads))
 
 
-def schedule(ctx: ScheduleContext, crew: Crew, sequence: list[int], begin_s: int) -> Timeline:
+def schedule(ctx: ScheduleContext, crew: Crew, sequence: list[int], begin_s: int,
+             reloads_after: tuple[int, ...] = ()) -> Timeline:
     """:func:`simulate` with the driver's breaks placed.
 
     PyVRP 0.14 has no breaks, so the model withholds the time of the breaks a shift may need
@@ -182,7 +225,7 @@ def schedule(ctx: ScheduleContext, crew: Crew, sequence: list[int], begin_s: int
     costs nothing: the waiting absorbs it), ties going to the latest boundary. The result may
     still miss a window or overrun the shift: :func:`timeline_issues` reports it.
     """
-    timeline = simulate(ctx, crew, sequence, begin_s)
+    timeline = simulate(ctx, crew, sequence, begin_s, (), reloads_after)
     rule = crew.break_rule
     if rule is None:
         return timeline
@@ -198,7 +241,7 @@ def schedule(ctx: ScheduleContext, crew: Crew, sequence: list[int], begin_s: int
             return timeline
         best: tuple[tuple[int, int], Timeline, int] | None = None
         for p in reversed(candidates):
-            trial = simulate(ctx, crew, sequence, begin_s, (*placed, p))
+            trial = simulate(ctx, crew, sequence, begin_s, (*placed, p), reloads_after)
             key = (len(trial.missed), trial.end_s)
             if best is None or key < best[0]:
                 best = (key, trial, p)
@@ -212,11 +255,13 @@ def timeline_issues(ctx: ScheduleContext, timeline: Timeline) -> list[tuple[int 
     crew, problem = timeline.crew, ctx.problem
     issues: list[tuple[int | None, str]] = [
         (o, "no room for the driver's break before its time window closes") for o in timeline.missed]
-    load = [sum(dim) for dim in zip(*(demand_units(problem.orders[v.order].size)
-                                      for v in timeline.visits), strict=True)] if timeline.visits else []
     cap = capacity_units(crew.vehicle.capacity)
-    if any(x > c for x, c in zip(load, cap, strict=True)):
-        issues.append((None, f"vehicle {crew.vehicle.id} capacity exceeded"))
+    for trip in timeline.trips:
+        load = [sum(dim) for dim in zip(*(demand_units(problem.orders[v.order].size)
+                                          for v in trip), strict=True)] if trip else []
+        if any(x > c for x, c in zip(load, cap, strict=True)):
+            issues.append((None, f"vehicle {crew.vehicle.id} capacity exceeded"))
+            break
     if ctx.max_orders_per_route is not None and len(timeline.visits) > ctx.max_orders_per_route:
         issues.append((None, f"route of {crew.vehicle.id} has too many orders"))
     if timeline.end_s > crew.latest_end_s:
@@ -231,7 +276,16 @@ def timeline_issues(ctx: ScheduleContext, timeline: Timeline) -> list[tuple[int 
     return issues
 
 
-def _solve(model: SolverModel, options: PlanningOptions, on_progress: ProgressCallback | None) -> Result:
+def _parallel_params(data: ProblemData) -> SolveParams:
+    return SolveParams(penalty=penalty_params(data))
+
+
+def _solve(model: SolverModel, options: PlanningOptions,
+           on_progress: ProgressCallback | None) -> Result | ParallelResult:
+    workers = default_workers() if options.workers is None else options.workers
+    if workers > 1 and options.max_iterations is None and options.time_limit_s >= PARALLEL_MIN_S:
+        return parallel_solve(model.data, options.time_limit_s, seed=options.seed, workers=workers,
+                              params=_parallel_params, on_progress=on_progress)
     callbacks = _Progress(on_progress, options.time_limit_s) if on_progress else IteratedLocalSearchCallbacks()
     params = SolveParams(ils=IteratedLocalSearchParams(callbacks=callbacks), penalty=penalty_params(model.data))
     stop: StoppingCriterion = MaxRuntime(options.time_limit_s)
@@ -242,13 +296,14 @@ def _solve(model: SolverModel, options: PlanningOptions, on_progress: ProgressCa
 
 
 def _repair(ctx: ScheduleContext, crew: Crew, orders: list[int], begin_s: int,
-            dropped: dict[int, str]) -> Timeline | None:
-    """Schedule the solver's sequence with breaks; while a hard constraint fails (a window the
-    break pushed past, a shift overrun), drop the order at fault (else the last) and retry.
-    Dropped orders are recorded in ``dropped`` with the reason, and logged."""
+            dropped: dict[int, str], reloads_after: tuple[int, ...] = ()) -> Timeline | None:
+    """Schedule the solver's sequence with breaks (and its reloads); while a hard constraint
+    fails (a window the break pushed past, a shift overrun), drop the order at fault (else the
+    last) and retry. Dropped orders are recorded in ``dropped`` with the reason, and logged."""
     sequence = list(orders)
+    reloads = reloads_after
     while sequence:
-        timeline = schedule(ctx, crew, sequence, begin_s)
+        timeline = schedule(ctx, crew, sequence, begin_s, reloads)
         issues = timeline_issues(ctx, timeline)
         if not issues:
             return timeline
@@ -256,8 +311,37 @@ def _repair(ctx: ScheduleContext, crew: Crew, orders: list[int], begin_s: int,
         message = next((m for o, m in issues if o == culprit), issues[0][1])
         log.warning("order %s dropped after solving: %s", ctx.problem.orders[culprit].id, message)
         dropped[culprit] = f"dropped after solving: {message}"
+        gone = sequence.index(culprit)
         sequence.remove(culprit)
+        reloads = tuple(sorted({r - (r > gone) for r in reloads} - {0, len(sequence)}))
     return None
+
+
+def time_cost(timeline: Timeline) -> float:
+    """Money for a route's time: ``per_hour`` x hours from the start of loading to the return,
+    plus ``overtime_per_hour`` x hours beyond the crew's regular working time."""
+    crew, route_s = timeline.crew, timeline.end_s - timeline.begin_s
+    return (crew.vehicle.costs.per_hour * route_s + crew.overtime_per_hour * crew.overtime_worked_s(route_s)) / 3600
+
+
+def balanced(options: PlanningOptions, problem: PlanningProblem, crews: list[Crew]) -> PlanningOptions:
+    """``options`` with ``max_customers_per_route`` lowered to the balanced-workload cap when
+    ``balance_tolerance`` is set (see :class:`PlanningOptions`).
+
+    Raises:
+        ValueError: when ``balance_tolerance`` is negative.
+    """
+    tolerance = options.balance_tolerance
+    if tolerance is None or not crews or not problem.orders:
+        return options
+    if tolerance < 0:
+        raise ValueError(f"balance_tolerance must be >= 0, got {tolerance}")
+    servable = sum(1 for o in problem.orders if any(c.can_serve(o.required_features) and c.fits(o.size)
+                                                     for c in crews))
+    cap = max(1, math.ceil(servable / len(crews) * (1 + tolerance) - 1e-9))
+    if options.max_customers_per_route is not None:
+        cap = min(cap, options.max_customers_per_route)
+    return replace(options, max_customers_per_route=cap)
 
 
 def _route(timeline: Timeline, route_id: str, plan_id: str, day_start: datetime,
@@ -273,16 +357,19 @@ def _route(timeline: Timeline, route_id: str, plan_id: str, day_start: datetime,
             s, e = breaks[pos]
             stops.append(Stop(len(stops) + 1, StopKind.BREAK, None, at(s), at(e)))
 
+    reloads = {r.after: r for r in timeline.reloads}
     add_break(0)
     for k, v in enumerate(timeline.visits, start=1):
         order = problem.orders[v.order]
         stops.append(Stop(len(stops) + 1, StopKind.DELIVERY, order.id, at(v.start_s), at(v.end_s),
                           v.leg_m, v.leg_s))
+        if k in reloads:
+            r = reloads[k]
+            stops.append(Stop(len(stops) + 1, StopKind.RELOAD, None, at(r.start_s), at(r.end_s), r.leg_m, r.leg_s))
         add_break(k)
     costs = crew.vehicle.costs
     departure = timeline.begin_s + crew.loading_s
-    cost = (costs.fixed_per_day + costs.per_km * timeline.distance_m / 1000
-            + costs.per_hour * (timeline.end_s - timeline.begin_s) / 3600)
+    cost = (costs.fixed_per_day + costs.per_km * timeline.distance_m / 1000 + time_cost(timeline))
     return Route(
         id=route_id, vehicle_id=crew.vehicle.id, driver_id=crew.driver.id if crew.driver else None,
         start_depot_id=problem.depots[crew.start_depot].id, end_depot_id=problem.depots[crew.end_depot].id,
@@ -301,7 +388,8 @@ def plan_routes(
 
     Asks ``travel`` once for the matrices of every depot and order (departing at the earliest
     shift start), builds the PyVRP model (:mod:`baton.planning.pyvrp_model`), searches for
-    ``options.time_limit_s`` seconds of wall time with ``options.seed``, places the drivers'
+    ``options.time_limit_s`` seconds of wall time with ``options.seed`` on ``options.workers``
+    cores (:func:`baton.planning.parallel.parallel_solve`), places the drivers'
     breaks (:func:`baton.planning.mapping.schedule`) and maps the result to domain routes:
     instants are aware (in ``day_start``'s timezone), a stop's ``planned_arrival`` is its
     service start (after any waiting), distances are metres, durations seconds and money is
@@ -325,10 +413,11 @@ def plan_routes(
     """
     started = time.perf_counter()
     day_start = resolve_day_start(problem)
-    crews = build_crews(problem, day_start)
+    crews = build_crews(problem, day_start, options.overtime_s, options.overtime_per_hour)
     plan_id = uuid4().hex[:12]
     windows = [window_bounds(o, day_start) for o in problem.orders]
     matrices = problem_matrices(problem, travel)
+    options = balanced(options, problem, crews)
     ctx = ScheduleContext(problem, matrices, windows, options.hard_time_windows,
                           options.max_customers_per_route)
     dropped: dict[int, str] = {}
@@ -343,7 +432,8 @@ def plan_routes(
         if not result.is_feasible():
             log.warning("the solver found no feasible plan in %.1f s; repairing its best", solve_s)
         for solved in solved_routes(model, result.best):
-            timeline = _repair(ctx, model.crews[solved.crew], solved.orders, solved.begin_s, dropped)
+            timeline = _repair(ctx, model.crews[solved.crew], solved.orders, solved.begin_s, dropped,
+                               solved.reloads)
             if timeline is not None:
                 timelines.append(timeline)
     if on_progress:
@@ -363,7 +453,7 @@ def plan_routes(
     cost = CostBreakdown(
         fixed=sum(t.crew.vehicle.costs.fixed_per_day for t in timelines),
         distance=sum(t.crew.vehicle.costs.per_km * t.distance_m / 1000 for t in timelines),
-        time=sum(t.crew.vehicle.costs.per_hour * (t.end_s - t.begin_s) / 3600 for t in timelines),
+        time=sum(time_cost(t) for t in timelines),
         penalties=missed + late_h * options.lateness_penalty_per_hour,
         currency=problem.currency,
     )

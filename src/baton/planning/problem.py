@@ -28,6 +28,21 @@ class PlanningOptions:
         max_iterations: optional cap on search iterations (``None`` = none). The search stops at
             whichever comes first, this or ``time_limit_s``; a run that ends on iterations is
             reproducible whatever the machine's load (a time limit alone is not).
+        workers: processes searching in parallel (:mod:`baton.planning.parallel`: independent
+            seeds exchanging their best solution every few seconds); ``None`` = every core this
+            process may use. With ``max_iterations`` set, or a budget under 1 s, the search
+            runs on one core so that the run stays reproducible.
+        overtime_s: paid overtime a driver may work, seconds: it extends both the shift end and
+            the maximum working time (never past the end depot's closing). Default 0 (none).
+        overtime_per_hour: money per hour of overtime, on top of the vehicle's ``per_hour``;
+            the solver uses overtime only when it costs less than what it saves.
+        balance_tolerance: balanced workload: ``None`` (off) or a fraction ``t >= 0``; every
+            route then serves at most ``ceil(orders / crews x (1 + t))`` orders (counted over
+            the orders the fleet can serve), so work is spread over the whole fleet. Combined
+            with ``max_customers_per_route``, the smaller cap wins.
+        max_reloads: multiple trips: how many times a vehicle may return to its start depot
+            to reload (taking the depot's loading time each time); capacity holds per trip.
+            Default 0 (one trip). A reload appears in the route as a ``reload`` stop.
     """
 
     time_limit_s: float = 10.0
@@ -37,6 +52,11 @@ class PlanningOptions:
     hard_time_windows: bool = True
     max_customers_per_route: int | None = None
     max_iterations: int | None = None
+    workers: int | None = None
+    overtime_s: int = 0
+    overtime_per_hour: float = 0.0
+    balance_tolerance: float | None = None
+    max_reloads: int = 0
 
 
 @dataclass

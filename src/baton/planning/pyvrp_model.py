@@ -21,6 +21,8 @@ takes the numpy matrices as they are. What is modelled, and how:
 * **fleet**: one vehicle type per :class:`~baton.planning.mapping.Crew` (``num_available=1``),
   starting at its start depot and ending at its end depot, with the shift as ``tw_early``/
   ``tw_late`` and the working limit as ``shift_duration``, both less the reserved break time;
+  paid overtime (``PlanningOptions.overtime_s``) is PyVRP's ``max_overtime`` beyond
+  ``shift_duration``, charged ``unit_overtime_cost`` per second (``overtime_per_hour / 3600``);
   the start depot's loading time is the depot's ``service_duration``;
 * **money**: integer micro-units of the currency (``MONEY_SCALE`` = 10^6 per unit):
   ``fixed_cost`` per day, ``unit_distance_cost`` per metre (``per_km x 1000``) and
@@ -28,6 +30,9 @@ takes the numpy matrices as they are. What is modelled, and how:
   micro-unit. A vehicle with no distance or time cost gets 1 micro-unit per metre so that the
   solver still prefers short routes. At 20,000 orders of priority 5 and ``drop_penalty`` 500
   the prizes total 5 x 10^13, far below the int64 limit of 9.2 x 10^18;
+* **multi-trip**: with ``PlanningOptions.max_reloads = k > 0`` every vehicle may return to
+  its start depot up to ``k`` times to reload (PyVRP ``reload_depots``/``max_reloads``);
+  capacity then holds per trip, and each reload takes the depot's loading time;
 * **features and speed**: one routing profile per distinct (set of order feature sets the
   crew cannot serve, ``speed_factor``) pair actually present; in a profile, every edge into
   an order the crew cannot serve has distance ``PROHIBITIVE_DISTANCE_M`` and duration
@@ -89,11 +94,13 @@ class SolverModel:
 @dataclass(frozen=True)
 class SolvedRoute:
     """A solver route in domain terms: crew index, order indices in visiting order, and the
-    clock second (``begin_s``) work begins at the start depot (loading first)."""
+    clock second (``begin_s``) work begins at the start depot (loading first); ``reloads``: the
+    vehicle returns to its start depot to reload after that many of ``orders`` (multi-trip)."""
 
     crew: int
     orders: list[int]
     begin_s: int
+    reloads: tuple[int, ...] = ()
 
 
 def can_model(order: Order, crews: list[Crew], windows: list[tuple[int, int]]) -> bool:
@@ -203,8 +210,11 @@ def build_model(problem: PlanningProblem, options: PlanningOptions, matrices: Tr
             start_depot=crew.start_depot, end_depot=crew.end_depot,
             fixed_cost=money_units(costs.fixed_per_day),
             tw_early=crew.earliest_start_s, tw_late=crew.model_latest_end_s,
-            shift_duration=crew.model_max_duration_s,
+            shift_duration=crew.model_regular_s, max_overtime=crew.overtime_s,
+            unit_overtime_cost=money_units(crew.overtime_per_hour / 3600),
             unit_distance_cost=per_metre if per_metre or per_second else 1,
+            reload_depots=[crew.start_depot] if options.max_reloads else [],
+            max_reloads=max(0, options.max_reloads),
             unit_duration_cost=per_second, profile=profile, name=crew.vehicle.id,
         ))
     data = ProblemData(locations, clients, depots, vehicle_types,
@@ -252,7 +262,14 @@ def solved_routes(model: SolverModel, solution: Solution) -> list[SolvedRoute]:
     routes = []
     for route in solution.routes():
         schedule = route.schedule()
-        orders = [model.client_orders[a.idx] for a in schedule if a.is_client()]
+        orders: list[int] = []
+        reloads: list[int] = []
+        for a in schedule[1:-1]:
+            if a.is_client():
+                orders.append(model.client_orders[a.idx])
+            elif a.is_depot() and orders and (not reloads or reloads[-1] != len(orders)):
+                reloads.append(len(orders))
+        reloads = [r for r in reloads if 0 < r < len(orders)]
         if orders:
-            routes.append(SolvedRoute(route.vehicle_type(), orders, int(schedule[0].start_time)))
+            routes.append(SolvedRoute(route.vehicle_type(), orders, int(schedule[0].start_time), tuple(reloads)))
     return sorted(routes, key=lambda r: r.crew)

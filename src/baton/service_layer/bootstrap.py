@@ -26,6 +26,9 @@ def bootstrap(
 
     engine = make_engine(database_url)
     migrate(engine)
+    from baton.notify.outbox import install as install_notification_outbox
+
+    install_notification_outbox()  # no-op for organisations without enabled notify_settings
     uow = SqlAlchemyUnitOfWork(session_factory(engine))
     provider = travel or make_provider(os.environ.get("BATON_TRAVEL", "great-circle"))
     return MessageBus(uow, Dependencies(travel=provider, on_planning_progress=on_planning_progress))

@@ -25,7 +25,7 @@ from baton.domain.events import (
 from baton.domain.lifecycle import OrderStatus
 from baton.domain.plan import Plan, RouteStatus
 from baton.domain.values import Actor
-from baton.planning.planner import plan_routes
+from baton.planning.decompose import plan_large
 from baton.planning.problem import PlanningProblem
 from baton.service_layer import commands
 from baton.service_layer.unit_of_work import AbstractUnitOfWork
@@ -39,6 +39,8 @@ class Dependencies:
 
     travel: TravelTimeProvider
     on_planning_progress: Callable[[float, float], None] | None = None
+    live: object | None = None  # a baton.live.board.LiveBoard when live orchestration is on
+    carrier_client: object | None = None  # a baton.adapters.carriers.http.HttpCarrierClient (None: default)
 
 
 def register_fleet(cmd: commands.RegisterFleet, uow: AbstractUnitOfWork, deps: Dependencies) -> None:
@@ -80,7 +82,7 @@ def plan_orders(cmd: commands.PlanOrders, uow: AbstractUnitOfWork, deps: Depende
             drivers=uow.drivers.list(),
             day_start=cmd.day_start,
         )
-        plan = plan_routes(problem, deps.travel, cmd.options, on_progress=deps.on_planning_progress)
+        plan = plan_large(problem, deps.travel, cmd.options, on_progress=deps.on_planning_progress)
         by_id = {o.id: o for o in orders}
         for route in plan.routes:
             for order_id in route.order_ids:
@@ -211,6 +213,69 @@ def cancel_order(cmd: commands.CancelOrder, uow: AbstractUnitOfWork, deps: Depen
         uow.commit()
 
 
+#: Order fields :class:`commands.UpdateOrder` may change (the rest follow the lifecycle).
+UPDATABLE_ORDER_FIELDS: frozenset[str] = frozenset({
+    "customer", "address", "time_windows", "service_time_s", "size", "required_features", "priority",
+    "sla_tier", "declared_value", "notes", "tags", "external_ref",
+})
+
+
+def update_order(cmd: commands.UpdateOrder, uow: AbstractUnitOfWork, deps: Dependencies) -> int:
+    """Apply ``cmd.changes`` to the order and return its new version.
+
+    Raises:
+        NotFound: when the order does not exist.
+        ConcurrencyError: when ``expected_version`` is not the stored version.
+        ValidationError: when a field is not updatable or a value is invalid (names the field).
+        IllegalTransition: when the order is delivered or cancelled (nothing left to change).
+    """
+    import dataclasses
+    from typing import Any
+
+    from baton.domain.errors import IllegalTransition, ValidationError
+    from baton.domain.events import OrderUpdated
+    from baton.service_layer.unit_of_work import ConcurrencyError
+
+    unknown = sorted(set(cmd.changes) - UPDATABLE_ORDER_FIELDS)
+    if unknown:
+        allowed = ", ".join(sorted(UPDATABLE_ORDER_FIELDS))
+        raise ValidationError(f"{unknown[0]}: cannot be updated (updatable: {allowed})")
+    with uow:
+        order = uow.orders.get(cmd.order_id)
+        if cmd.expected_version is not None and order.version != cmd.expected_version:
+            raise ConcurrencyError("order", [order.id])
+        if order.is_terminal:
+            raise IllegalTransition(order.id, order.status.value, order.status.value)
+        changed = [k for k, v in cmd.changes.items() if getattr(order, k) != v]
+        if not changed:
+            return order.version
+        new_values: dict[str, Any] = {k: cmd.changes[k] for k in changed}
+        checked = dataclasses.replace(order, events=[], **new_values)  # validates
+        for name in changed:
+            setattr(order, name, getattr(checked, name))
+        order.version += 1
+        order.events.append(OrderUpdated(occurred_at=cmd.at, actor=cmd.actor, order_id=order.id,
+                                         fields=sorted(changed), version=order.version))
+        uow.commit()
+        return order.version
+
+
+def reattempt_order(cmd: commands.ReattemptOrder, uow: AbstractUnitOfWork, deps: Dependencies) -> None:
+    """Move a ``failed_attempt``/``returned_to_depot`` order to ``reattempt`` (no-op when already there).
+
+    Raises:
+        NotFound: when the order does not exist.
+        IllegalTransition: from any other state.
+    """
+    actor = Actor.parse(cmd.actor)
+    with uow:
+        order = uow.orders.get(cmd.order_id)
+        if order.status == S.REATTEMPT:
+            return
+        order.transition(S.REATTEMPT, at=cmd.at, actor=actor, reason=cmd.reason)
+        uow.commit()
+
+
 COMMAND_HANDLERS: dict[type[commands.Command], Callable[..., object]] = {
     commands.RegisterFleet: register_fleet,
     commands.CreateOrders: create_orders,
@@ -222,4 +287,18 @@ COMMAND_HANDLERS: dict[type[commands.Command], Callable[..., object]] = {
     commands.FailDelivery: fail_delivery,
     commands.CompleteRoute: complete_route,
     commands.CancelOrder: cancel_order,
+    commands.UpdateOrder: update_order,
+    commands.ReattemptOrder: reattempt_order,
 }
+
+from baton.service_layer.execute_handlers import EXECUTE_HANDLERS  # noqa: E402
+
+COMMAND_HANDLERS.update(EXECUTE_HANDLERS)
+
+from baton.service_layer.live_handlers import LIVE_HANDLERS  # noqa: E402
+
+COMMAND_HANDLERS.update(LIVE_HANDLERS)
+
+from baton.service_layer.dispatch_handlers import DISPATCH_HANDLERS  # noqa: E402
+
+COMMAND_HANDLERS.update(DISPATCH_HANDLERS)

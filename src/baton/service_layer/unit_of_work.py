@@ -55,6 +55,12 @@ class ConcurrencyError(DomainError):
         super().__init__(f"{aggregate}(s) changed concurrently, reload and retry: {shown}")
 
 
+#: Called inside every :class:`SqlAlchemyUnitOfWork` commit, after the state changes and events
+#: are written and before the transaction commits, as ``hook(uow, events)``: rows a hook writes
+#: (e.g. the notification outbox) commit or roll back with the events that caused them.
+BEFORE_COMMIT_HOOKS: list[Any] = []
+
+
 class AbstractUnitOfWork(abc.ABC):
     """A transaction boundary with repositories and an outbox of committed events."""
 
@@ -163,6 +169,8 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
                 now = orm.utcnow()
                 rows = [e.to_record() | {"org_id": self.org_id, "recorded_at": now} for e in events]
                 session.execute(insert(orm.events), rows)
+                for hook in BEFORE_COMMIT_HOOKS:
+                    hook(self, events)
             session.commit()
         except BaseException:
             session.rollback()

@@ -11,6 +11,7 @@ from baton.adapters import orm
 from baton.domain.errors import NotFound
 from baton.domain.plan import CostBreakdown, Plan, Route, RouteStatus, Stop, StopKind, UnassignedOrder
 
+_ROUTE_PLANNED = ("plan_id", "start", "end", "distance_m", "duration_s", "driving_s", "cost")
 _ROUTE_EXEC = ("driver_id", "status", "actual_start", "actual_end", "actual_distance_m", "actual_driving_s")
 
 
@@ -151,6 +152,60 @@ class PlanRepository:
         stop_rows = self.session.execute(
             select(s).where(s.c.org_id == self.org_id, s.c.route_id == route_id).order_by(s.c.position))
         return _route_from_row(row, [_stop_from_row(x) for x in stop_rows])
+
+    def save_route(self, route: Route, plan_id: str) -> None:
+        """Write a re-planned route whole (live re-planning): insert it into plan ``plan_id`` when
+        new, else replace its planned fields, execution fields and every stop."""
+        r, s = orm.routes, orm.stops
+        row = _route_row(route, plan_id, 0, self.org_id)
+        exists = self.session.execute(
+            select(r.c.position).where(r.c.org_id == self.org_id, r.c.id == route.id)).first()
+        if exists is None:
+            count = select(func.count()).select_from(r).where(r.c.org_id == self.org_id, r.c.plan_id == plan_id)
+            row["position"] = self.session.execute(count).scalar_one()
+            self.session.execute(insert(r), [row])
+        else:
+            row.pop("position")
+            self.session.execute(update(r).where(r.c.org_id == self.org_id, r.c.id == route.id).values(**row))
+            self.session.execute(s.delete().where(s.c.org_id == self.org_id, s.c.route_id == route.id))
+        route.plan_id = plan_id
+        if route.stops:
+            self.session.execute(insert(s), [_stop_row(x, route.id, i, self.org_id)
+                                             for i, x in enumerate(route.stops)])
+
+    def save_routes(self, routes: list[Route], plan_id: str) -> None:
+        """Write re-planned routes in a few statements (live re-planning publishes every route a
+        traffic report touched at once): new routes are inserted whole; for known ones the planned
+        fields (times, distance, duration, cost) and every stop are replaced, the execution fields
+        (status, actual times and distances) are left as stored."""
+        if not routes:
+            return
+        r, s = orm.routes, orm.stops
+        ids = [x.id for x in routes]
+        known = set(self.session.execute(
+            select(r.c.id).where(r.c.org_id == self.org_id, r.c.id.in_(ids))).scalars())
+        fresh = [x for x in routes if x.id not in known]
+        if fresh:
+            count = select(func.count()).select_from(r).where(r.c.org_id == self.org_id, r.c.plan_id == plan_id)
+            base = self.session.execute(count).scalar_one()
+            self.session.execute(insert(r), [_route_row(x, plan_id, base + k, self.org_id)
+                                             for k, x in enumerate(fresh)])
+        old = [x for x in routes if x.id in known]
+        if old:
+            rows = []
+            for x in old:  # planned fields only: execution fields belong to the execution handlers
+                row = _route_row(x, plan_id, 0, self.org_id)
+                rows.append({**{f"v_{k}": row[k] for k in _ROUTE_PLANNED}, "b_org": self.org_id, "b_id": x.id})
+            names = [k[2:] for k in rows[0] if k.startswith("v_")]
+            stmt = update(r).where(r.c.org_id == bindparam("b_org"), r.c.id == bindparam("b_id")).values(
+                **{n: bindparam(f"v_{n}") for n in names})
+            self.session.connection().execute(stmt, rows)
+            self.session.execute(s.delete().where(s.c.org_id == self.org_id, s.c.route_id.in_([x.id for x in old])))
+        for x in routes:
+            x.plan_id = plan_id
+        stop_rows = [_stop_row(st, x.id, i, self.org_id) for x in routes for i, st in enumerate(x.stops)]
+        if stop_rows:
+            self.session.execute(insert(s), stop_rows)
 
     def update_route(self, route: Route) -> None:
         """Write a route's execution state: status, driver, ``actual_*`` fields and stops' actual times.

@@ -1,0 +1,1 @@
+"""Carrier adapters: the HTTP tender client, the dispatch store and a fake carrier server."""

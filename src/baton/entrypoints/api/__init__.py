@@ -1,0 +1,1 @@
+"""API package: the FastAPI app (:func:`baton.entrypoints.api.app.create_app`)."""

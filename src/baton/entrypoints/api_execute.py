@@ -1,0 +1,182 @@
+"""HTTP API for execution: GPS ping ingestion, positions, ETAs and exceptions.
+
+``router`` is an :class:`fastapi.APIRouter`; the application includes it (with its own
+authentication dependencies) and puts an :class:`baton.execute.runtime.ExecutionRuntime` in
+``app.state.execution`` — :func:`install` does both. Bodies and answers are JSON; instants ISO 8601
+with offset; coordinates WGS84 degrees; ``accuracy_m`` metres; ``speed_mps`` m/s; ``heading_deg`` degrees.
+
+* ``POST /positions`` ``{"pings": [ping, ...]}`` (or a bare list, or one ping) → ``202``
+  ``{"accepted", "duplicates", "rejected": [{"index", "reason", "field", "detail"}]}``; refused pings
+  never fail the batch. ``413`` above :data:`MAX_BATCH` pings, ``422`` when the body is not JSON pings.
+* ``GET /vehicles/{vehicle_id}/position``, ``GET /vehicles/{vehicle_id}/trail?since=&until=``
+* ``GET /routes/{route_id}/etas``
+* ``GET /exceptions?status=&kind=``, ``GET /exceptions/{id}`` (with its action log),
+  ``POST /exceptions/{id}/acknowledge`` ``{"actor", "note"?}``,
+  ``POST /exceptions/{id}/resolve`` ``{"actor", "resolution"}``
+* ``GET /execution/stats``: ingest counters and ETA lag percentiles.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Body, FastAPI, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from baton.adapters.repository.positions import Position, PositionRepository
+from baton.domain.errors import NotFound
+from baton.execute.playbooks import Replanner
+from baton.execute.records import ExceptionRecord, ExecutionRecords
+from baton.execute.runtime import ExecutionRuntime
+from baton.execute.service import ExecutionService, ExecutionSettings
+from baton.service_layer import commands
+from baton.service_layer.messagebus import MessageBus
+
+MAX_BATCH = 5000
+
+router = APIRouter(tags=["execution"])
+
+
+def install(app: FastAPI, bus: MessageBus, settings: ExecutionSettings | None = None,
+            replanner: Replanner | None = None, *, start: bool = True) -> ExecutionRuntime:
+    """Include :data:`router` in ``app`` and give it an :class:`ExecutionRuntime` over ``bus``.
+
+    ``start``: start the background ETA refresher now (stop it with ``runtime.stop()`` at shutdown).
+    """
+    runtime = ExecutionRuntime(ExecutionService(bus, settings, replanner))
+    app.state.execution = runtime
+    app.include_router(router)
+    if start:
+        runtime.start()
+    return runtime
+
+
+def _runtime(request: Request) -> ExecutionRuntime:
+    runtime = getattr(request.app.state, "execution", None)
+    if not isinstance(runtime, ExecutionRuntime):
+        raise HTTPException(503, "execution is not configured on this server")
+    return runtime
+
+
+@router.post("/positions", status_code=202)
+def post_positions(request: Request, body: Any = Body(...)) -> dict[str, Any]:  # noqa: B008
+    if isinstance(body, dict) and "pings" in body:
+        pings = body["pings"]
+    elif isinstance(body, dict):
+        pings = [body]
+    else:
+        pings = body
+    if not isinstance(pings, list):
+        raise HTTPException(422, "pings: expected a list of pings")
+    if len(pings) > MAX_BATCH:
+        raise HTTPException(413, f"pings: at most {MAX_BATCH} per request, got {len(pings)}")
+    return _runtime(request).ingest(pings).as_dict()
+
+
+def _position(p: Position) -> dict[str, Any]:
+    return {"vehicle_id": p.vehicle_id, "device_id": p.device_id, "ts": p.ts.isoformat(), "lat": p.lat,
+            "lng": p.lng, "accuracy_m": p.accuracy_m, "speed_mps": p.speed_mps, "heading_deg": p.heading_deg,
+            "received_at": p.received_at.isoformat()}
+
+
+@router.get("/vehicles/{vehicle_id}/position")
+def get_position(request: Request, vehicle_id: str) -> dict[str, Any]:
+    uow = _runtime(request).service.uow
+    with uow:
+        assert uow.session is not None
+        found = PositionRepository(uow.session, uow.org_id).latest([vehicle_id]).get(vehicle_id)
+    if found is None:
+        raise HTTPException(404, f"vehicle_id: no position for {vehicle_id}")
+    return _position(found)
+
+
+@router.get("/vehicles/{vehicle_id}/trail")
+def get_trail(request: Request, vehicle_id: str, since: datetime | None = None,
+              until: datetime | None = None) -> list[dict[str, Any]]:
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise HTTPException(422, f"{name}: give an offset (e.g. 2026-03-02T08:00:00-03:00)")
+    uow = _runtime(request).service.uow
+    with uow:
+        assert uow.session is not None
+        return [_position(p) for p in PositionRepository(uow.session, uow.org_id).trail(vehicle_id, since, until)]
+
+
+@router.get("/routes/{route_id}/etas")
+def get_etas(request: Request, route_id: str) -> list[dict[str, Any]]:
+    uow = _runtime(request).service.uow
+    with uow:
+        assert uow.session is not None
+        rows = ExecutionRecords(uow.session, uow.org_id).etas(route_id=route_id)
+    return [{"order_id": r.order_id, "vehicle_id": r.vehicle_id, "eta": r.eta.isoformat(),
+             "planned_arrival": r.planned_arrival.isoformat(),
+             "window_end": r.window_end.isoformat() if r.window_end else None, "behind_s": r.behind_s,
+             "pace_factor": r.pace_factor, "computed_at": r.computed_at.isoformat()} for r in rows]
+
+
+def _exception(e: ExceptionRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in e.__dict__.items():
+        out[key] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+@router.get("/exceptions")
+def list_exceptions(request: Request, status: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+    uow = _runtime(request).service.uow
+    with uow:
+        assert uow.session is not None
+        return [_exception(e) for e in ExecutionRecords(uow.session, uow.org_id).exceptions(status, kind)]
+
+
+@router.get("/exceptions/{exception_id}")
+def get_exception(request: Request, exception_id: str) -> dict[str, Any]:
+    uow = _runtime(request).service.uow
+    with uow:
+        assert uow.session is not None
+        records = ExecutionRecords(uow.session, uow.org_id)
+        found = records.get_exception(exception_id)
+        if found is None:
+            raise HTTPException(404, f"exception_id: unknown exception {exception_id}")
+        actions = [{"at": a.at.isoformat(), "action": a.action, "outcome": a.outcome, "detail": a.detail,
+                    "actor": a.actor} for a in records.actions(exception_id)]
+    return _exception(found) | {"actions": actions}
+
+
+class AcknowledgeIn(BaseModel):
+    actor: str = Field(min_length=3, max_length=160, pattern=r"^[a-z]+:.+$")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ResolveIn(BaseModel):
+    actor: str = Field(min_length=3, max_length=160, pattern=r"^[a-z]+:.+$")
+    resolution: str = Field(min_length=1, max_length=2000)
+
+
+def _handle(request: Request, command: commands.Command) -> None:
+    runtime = _runtime(request)
+    with runtime.lock:
+        try:
+            runtime.service.bus.handle(command)
+        except NotFound as exc:
+            raise HTTPException(404, f"exception_id: {exc}") from exc
+
+
+@router.post("/exceptions/{exception_id}/acknowledge")
+def acknowledge(request: Request, exception_id: str, body: AcknowledgeIn) -> dict[str, Any]:
+    _handle(request, commands.AcknowledgeException(at=datetime.now(UTC), actor=body.actor,
+                                                   exception_id=exception_id, note=body.note))
+    return get_exception(request, exception_id)
+
+
+@router.post("/exceptions/{exception_id}/resolve")
+def resolve(request: Request, exception_id: str, body: ResolveIn) -> dict[str, Any]:
+    _handle(request, commands.ResolveException(at=datetime.now(UTC), actor=body.actor,
+                                               exception_id=exception_id, resolution=body.resolution))
+    return get_exception(request, exception_id)
+
+
+@router.get("/execution/stats")
+def stats(request: Request) -> dict[str, Any]:
+    return _runtime(request).stats()

@@ -1,0 +1,253 @@
+"""``baton bench ingest``: sustained GPS pings per second through the real HTTP API, with ETAs kept current.
+
+Setup: a fresh store (a temporary SQLite file, or a throwaway PostgreSQL database created next to
+``--database-url`` and dropped afterwards) with ``vehicles`` vans, each on an in-progress route of
+:data:`STOPS` stops. Server: uvicorn serving :data:`baton.entrypoints.api_execute.router` with an
+:class:`~baton.execute.runtime.ExecutionRuntime` (ETA refresh coalesced per vehicle every 200 ms).
+Load: a separate process (so client and server share the machine's cores as they would) posting
+batches of ``batch`` pings over keep-alive HTTP connections for ``seconds`` seconds; every vehicle
+moves a little each round. Measured: accepted pings / wall time, and the ETA lag (ping received by
+the server → the vehicle's recomputed ETAs committed) percentiles, server-side.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from baton.domain import Address, Customer, Depot, LatLng, Order, Size, TimeWindow, Vehicle
+from baton.domain.plan import Plan, Route, RouteStatus, Stop, StopKind
+
+STOPS = 6
+CENTRE = (-15.79, -47.88)
+
+
+@dataclass(frozen=True)
+class IngestBenchResult:
+    store: str
+    pings_per_s: float
+    eta_lag_p50_ms: float | None
+    eta_lag_p95_ms: float | None
+    vehicles: int
+    seconds: float
+    pings: int
+    batches: int
+    rejected: int
+    eta_updates: int
+    server_ingest_busy_s: float
+    server_refresh_busy_s: float
+    refresh_passes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def seed(bus: Any, vehicles: int, now: datetime) -> list[str]:
+    """Store ``vehicles`` vans with in-progress routes of :data:`STOPS` stops each; returns the route ids."""
+    tz = ZoneInfo("America/Sao_Paulo")
+    start = now.astimezone(tz) - timedelta(minutes=5)
+    depot = Depot(id="BENCH-D", name="Bench depot", location=LatLng(*CENTRE), timezone="America/Sao_Paulo")
+    vans = [Vehicle(id=f"BV{i:05d}", capacity=Size(100, 900, 4000), start_depot_id=depot.id) for i in range(vehicles)]
+    orders: list[Order] = []
+    routes: list[Route] = []
+    window = TimeWindow(start, start + timedelta(hours=10))
+    for i, van in enumerate(vans):
+        stops, t = [], start
+        for k in range(STOPS):
+            lat = CENTRE[0] + 0.004 * (k + 1) * (1 if i % 2 else -1)
+            lng = CENTRE[1] + 0.0001 * (i % 500)
+            order = Order(id=f"BO{i:05d}-{k}", customer=Customer(f"C{i}-{k}"),
+                          address=Address(f"Q{i}-{k}", LatLng(lat, lng)), time_windows=[window],
+                          service_time_s=180, size=Size(1, 2.0, 10.0))
+            orders.append(order)
+            t += timedelta(seconds=420)
+            stops.append(Stop(k + 1, StopKind.DELIVERY, order.id, t, t + timedelta(seconds=180), 450, 420))
+            t += timedelta(seconds=180)
+        routes.append(Route(id=f"BR{i:05d}", vehicle_id=van.id, driver_id=None, start_depot_id=depot.id,
+                            end_depot_id=depot.id, start=start, end=t + timedelta(seconds=600), stops=stops,
+                            status=RouteStatus.IN_PROGRESS, actual_start=start))
+    uow = bus.uow
+    with uow:
+        uow.depots.add_many([depot])
+        uow.vehicles.add_many(vans)
+        uow.orders.add_many(orders)
+        uow.plans.add(Plan(id="BENCH-P", created_at=start, routes=routes))
+        uow.commit()
+    return [r.id for r in routes]
+
+
+def _generator(url: str, vehicles: int, seconds: float, batch: int, workers: int, t0_iso: str,
+               out: Any, sent: Any) -> None:
+    """Load generator (own process): ``workers`` threads posting batches until ``seconds`` elapse."""
+    import httpx
+
+    t0 = datetime.fromisoformat(t0_iso)
+    chunks = max(1, (vehicles + batch - 1) // batch)
+    lock = threading.Lock()
+    state = {"k": 0, "accepted": 0, "batches": 0, "rejected": 0}
+    deadline = time.monotonic() + seconds
+
+    def work() -> None:
+        with httpx.Client(base_url=url, timeout=30.0) as client:
+            while time.monotonic() < deadline:
+                with lock:
+                    k = state["k"]
+                    state["k"] += 1
+                rnd, chunk = divmod(k, chunks)
+                ts = (t0 + timedelta(milliseconds=200 * rnd)).isoformat()
+                lo, hi = chunk * batch, min(vehicles, (chunk + 1) * batch)
+                pings = [{"vehicle_id": f"BV{i:05d}", "lat": CENTRE[0] + 1e-6 * rnd * (1 if i % 2 else -1),
+                          "lng": CENTRE[1] + 0.0001 * (i % 500), "accuracy_m": 8.0, "speed_mps": 5.0,
+                          "ts": ts} for i in range(lo, hi)]
+                r = client.post("/positions", content=json.dumps({"pings": pings}),
+                                headers={"content-type": "application/json"})
+                r.raise_for_status()
+                body = r.json()
+                with lock:
+                    state["accepted"] += body["accepted"]
+                    state["rejected"] += len(body["rejected"])
+                    state["batches"] += 1
+                    sent.value = state["accepted"]
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    out.put({"accepted": state["accepted"], "batches": state["batches"], "rejected": state["rejected"],
+             "elapsed": time.monotonic() - started})
+
+
+def _postgres_scratch(base_url: str) -> tuple[str, Callable[[], None]]:
+    """Create a throwaway database on the server of ``base_url``; returns its URL and a dropper."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from baton.adapters.db import normalise_url
+
+    url = make_url(normalise_url(base_url))
+    name = f"baton_bench_ingest_{int(time.time())}"
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def run_ingest_bench(store: str, vehicles: int, seconds: float, database_url: str | None = None,
+                     batch: int = 500, workers: int = 4, refresh_interval_s: float = 0.2,
+                     on_progress: Callable[[str, float, float], None] | None = None) -> IngestBenchResult:
+    """Run the benchmark (see the module docstring). ``refresh_interval_s``: how often dirty vans' ETAs are
+    recomputed; ``on_progress(phase, done, total)`` drives a progress bar.
+
+    Raises:
+        ValueError: for an unknown ``store``.
+        psycopg.OperationalError: when PostgreSQL cannot be reached.
+    """
+    import uvicorn
+    from fastapi import FastAPI
+
+    from baton.adapters.travel.greatcircle import GreatCircleProvider
+    from baton.entrypoints.api_execute import router
+    from baton.execute.runtime import ExecutionRuntime
+    from baton.execute.service import ExecutionService
+    from baton.service_layer.bootstrap import bootstrap
+    from baton.service_layer.messagebus import MessageBus
+    from baton.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+
+    progress = on_progress or (lambda phase, done, total: None)
+    cleanup: Callable[[], None] = lambda: None  # noqa: E731
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    if store == "sqlite":
+        tmp = tempfile.TemporaryDirectory(prefix="baton-bench-ingest-")
+        url = f"sqlite:///{Path(tmp.name) / 'bench.sqlite'}"
+    elif store == "postgresql":
+        url, cleanup = _postgres_scratch(database_url or "postgresql://postgres@127.0.0.1:5432/postgres")
+    else:
+        raise ValueError(f"store: expected sqlite or postgresql, got {store!r}")
+    server: uvicorn.Server | None = None
+    runtime: ExecutionRuntime | None = None
+    bus: MessageBus | None = None
+    try:
+        bus = bootstrap(url, travel=GreatCircleProvider())
+        now = datetime.now(UTC)
+        progress("seeding", 0, vehicles)
+        route_ids = seed(bus, vehicles, now)
+        service = ExecutionService(bus)
+        if service.track_plan("BENCH-P") != len(route_ids):
+            raise RuntimeError("bench: not every seeded route is tracked")
+        progress("seeding", vehicles, vehicles)
+        service.tick(now)  # cold start (first ETAs of every stop) is not part of the measurement
+        service.lag_ms.clear()
+        runtime = ExecutionRuntime(service, interval_s=refresh_interval_s, tick_s=3600.0)
+        app = FastAPI()
+        app.include_router(router)
+        app.state.execution = runtime
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                               access_log=False))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        runtime.start()
+        ctx = mp.get_context("spawn")
+        out = ctx.Queue()
+        sent = ctx.Value("q", 0)
+        t0 = (now - timedelta(minutes=2)).isoformat()
+        proc = ctx.Process(target=_generator, args=(f"http://127.0.0.1:{port}", vehicles, seconds, batch, workers,
+                                                    t0, out, sent))
+        started = time.monotonic()
+        proc.start()
+        while proc.is_alive() and out.empty():
+            progress("ingesting", min(seconds, time.monotonic() - started), seconds)
+            time.sleep(0.2)
+        load = out.get(timeout=120)
+        proc.join(timeout=30)
+        runtime.stop()
+        runtime.refresh_now()  # the last pings' ETAs
+        stats = runtime.stats()
+        progress("ingesting", seconds, seconds)
+        return IngestBenchResult(
+            store=store, pings_per_s=round(load["accepted"] / load["elapsed"], 1),
+            eta_lag_p50_ms=_round(stats["eta_lag_p50_ms"]), eta_lag_p95_ms=_round(stats["eta_lag_p95_ms"]),
+            vehicles=vehicles, seconds=round(load["elapsed"], 2), pings=load["accepted"], batches=load["batches"],
+            rejected=load["rejected"], eta_updates=stats["eta_updates"],
+            server_ingest_busy_s=stats["ingest_busy_s"], server_refresh_busy_s=stats["refresh_busy_s"],
+            refresh_passes=stats["refresh_passes"])
+    finally:
+        if runtime is not None:
+            runtime.stop()
+        if server is not None:
+            server.should_exit = True
+            time.sleep(0.3)
+        if bus is not None and isinstance(bus.uow, SqlAlchemyUnitOfWork):
+            bus.uow.session_factory.kw["bind"].dispose()  # close connections before dropping the database
+        cleanup()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)

@@ -1,0 +1,128 @@
+"""Events of live re-planning, persisted in the ``events`` table like every other event.
+
+They are registered in :data:`baton.domain.events.EVENT_TYPES` on import (the domain module
+imports this one at its end so stored events can always be read back).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from baton.domain.events import EVENT_TYPES, Event
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderInserted(Event):
+    """A live order was put on ``route_id`` at ``position`` (0-based among the route's open stops);
+    ``eta`` is its ISO 8601 service start and ``added_cost`` the marginal cost (plan currency)."""
+
+    name: ClassVar[str] = "live.order_inserted"
+    aggregate: ClassVar[str] = "order"
+    order_id: str
+    route_id: str
+    position: int
+    eta: str
+    added_cost: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderLeftUnassigned(Event):
+    """No route can serve the order feasibly now; ``reason`` says why (handed to dispatch)."""
+
+    name: ClassVar[str] = "live.order_unassigned"
+    aggregate: ClassVar[str] = "order"
+    order_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderReassigned(Event):
+    """An order moved from one route to another (breakdown, repair, re-insertion)."""
+
+    name: ClassVar[str] = "live.order_reassigned"
+    aggregate: ClassVar[str] = "order"
+    order_id: str
+    from_route_id: str | None
+    to_route_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteReplanned(Event):
+    """A route's open stops or ETAs changed; ``cause`` names the event that caused it and
+    ``order_ids`` lists the open stops in their new sequence."""
+
+    name: ClassVar[str] = "live.route_replanned"
+    aggregate: ClassVar[str] = "route"
+    route_id: str
+    cause: str
+    order_ids: list[str]
+    end: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrafficReported(Event):
+    """A slowdown: travel times x ``factor`` inside ``radius_m`` of ``(lat, lng)`` (or everywhere
+    when ``radius_m`` is 0) from ``start`` to ``end`` (ISO 8601), or for one ``vehicle_id``."""
+
+    name: ClassVar[str] = "live.traffic_reported"
+    aggregate: ClassVar[str] = "incident"
+    incident_id: str
+    factor: float
+    start: str
+    end: str
+    lat: float | None = None
+    lng: float | None = None
+    radius_m: float = 0.0
+    vehicle_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VehicleBrokeDown(Event):
+    """A vehicle stopped for the day at ``(lat, lng)``; ``moved`` orders went to other routes,
+    ``unassigned`` could not, ``transferred`` were on board and go back to the depot for reload."""
+
+    name: ClassVar[str] = "live.vehicle_broke_down"
+    aggregate: ClassVar[str] = "route"
+    route_id: str
+    vehicle_id: str
+    moved: list[str]
+    unassigned: list[str]
+    transferred: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DelayNotified(Event):
+    """The customer was told their delivery will miss the promised window; ``eta`` ISO 8601."""
+
+    name: ClassVar[str] = "live.delay_notified"
+    aggregate: ClassVar[str] = "order"
+    order_id: str
+    eta: str
+    window_end: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BreakTaken(Event):
+    """The driver of ``route_id`` rested from ``started`` (ISO 8601) to ``occurred_at``."""
+
+    name: ClassVar[str] = "live.break_taken"
+    aggregate: ClassVar[str] = "route"
+    route_id: str
+    started: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReloadDone(Event):
+    """The vehicle of ``route_id`` loaded ``order_ids`` at the depot."""
+
+    name: ClassVar[str] = "live.reload_done"
+    aggregate: ClassVar[str] = "route"
+    route_id: str
+    order_ids: list[str]
+
+
+for _cls in (BreakTaken, ReloadDone, OrderInserted, OrderLeftUnassigned, OrderReassigned, RouteReplanned,
+             TrafficReported, VehicleBrokeDown, DelayNotified):
+    EVENT_TYPES[_cls.name] = _cls

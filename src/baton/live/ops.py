@@ -1,0 +1,326 @@
+"""The fast path: repair the live plan in milliseconds after an event.
+
+* :func:`insert_order`: cheapest feasible insertion over every route (a reload stop is added
+  before the order when its parcel is at the depot and the vehicle has left);
+* :func:`remove_order`: take an order off its route (cancellation, modification);
+* :func:`resequence`: relocation and 2-opt moves on a route's free stops (the pinned stop stays
+  first), minimising lateness, then cost;
+* :func:`repair`: re-sequence threatened routes, then move stops that would still be late to
+  a route where they are on time;
+* :func:`breakdown`: a vehicle stops; its open stops go to the rest of the fleet;
+* :func:`second_attempt`: a customer not home gets a second attempt later the same day on the
+  same vehicle (the parcel is on board) when feasible.
+
+A change is accepted only when it makes nothing worse: no new late stop, no more lateness, no
+new broken rule. Every function mutates the :class:`LivePlan` and returns the ids of the
+routes it changed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from baton.live.model import RELOAD, LivePlan, LiveRoute, Timeline, evaluate
+
+#: Full evaluations tried per insertion, cheapest detours first.
+CANDIDATES = 16
+#: Routes considered for an insertion: those passing closest to the order (straight line).
+NEAR_ROUTES = 12
+#: Places per route considered (smallest detours), so that a full route does not hide the others.
+PER_ROUTE = 3
+#: Weight of one second of lateness against one unit of cost, when re-sequencing.
+LATE_WEIGHT = 1.0
+
+
+@dataclass(frozen=True)
+class Insertion:
+    """Where an order went: ``route_id``, its index among the route's open items, the timeline
+    and the marginal ``added_cost`` (plan currency)."""
+
+    route_id: str
+    position: int
+    timeline: Timeline
+    added_cost: float
+
+
+def acceptable(base: Timeline, new: Timeline) -> bool:
+    """True when ``new`` breaks no rule ``base`` did not already break and is not later."""
+    if new.feasible:
+        return True
+    if base.feasible:
+        return False
+    base_items = {i for i, _ in base.issues}
+    new_items = {i for i, _ in new.issues}
+    return new_items <= base_items and new.late_s <= base.late_s and new.end_s <= max(base.end_s, 0)
+
+
+def _points(plan: LivePlan, route: LiveRoute, items: list[str]) -> list[int]:
+    return [route.depot if x == RELOAD else plan.orders[x].point for x in items]
+
+
+def _candidates(plan: LivePlan, route: LiveRoute, order_id: str) -> list[tuple[int, int, list[str]]]:
+    """``(detour_m, position, new open items)`` for every place the order may go on ``route``."""
+    order = plan.orders[order_id]
+    items = route.open_items
+    first = 1 if route.pinned else 0
+    pts = [route.position, *_points(plan, route, items), route.end_depot]
+    need_reload = order_id not in route.onboard
+    out: list[tuple[int, int, list[str]]] = []
+    reload_before = not route.started or any(x == RELOAD for x in items[:first])
+    for pos in range(first, len(items) + 1):
+        if pos > first and items[pos - 1] == RELOAD:
+            reload_before = True
+        prev, nxt = pts[pos], pts[pos + 1]
+        base = plan.geo.leg(prev, nxt)[0]
+        if not need_reload or reload_before:
+            detour = plan.geo.leg(prev, order.point)[0] + plan.geo.leg(order.point, nxt)[0] - base
+            out.append((detour, pos, [*items[:pos], order_id, *items[pos:]]))
+        else:
+            detour = (plan.geo.leg(prev, route.depot)[0] + plan.geo.leg(route.depot, order.point)[0]
+                      + plan.geo.leg(order.point, nxt)[0] - base)
+            out.append((detour, pos, [*items[:pos], RELOAD, order_id, *items[pos:]]))
+    return out
+
+
+def _set_open(route: LiveRoute, items: list[str]) -> None:
+    if route.pinned is not None:
+        assert items[0] == route.pinned, "the pinned stop must stay first"
+        route.free = items[1:]
+    else:
+        route.free = items
+
+
+def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = None) -> Insertion | str:
+    """Put ``order_id`` where it adds least cost without breaking a rule.
+
+    Tries the :data:`CANDIDATES` smallest detours over the routes in ``route_ids`` (default: every
+    route not broken down), fully timed, and keeps the cheapest acceptable one. Returns the
+    :class:`Insertion`, or a reason (``str``) when no route can take the order; the order is then
+    in ``plan.unassigned`` with that reason.
+    """
+    order = plan.orders[order_id]
+    pool = [plan.routes[r] for r in route_ids] if route_ids else list(plan.routes.values())
+    pool = [r for r in pool if not r.broken]
+    if not pool:
+        return _unassign(plan, order_id, "no vehicle is available")
+    capable = [r for r in pool if order.features <= r.capabilities]
+    if not capable:
+        return _unassign(plan, order_id, f"no available vehicle has {', '.join(sorted(order.features))}")
+    capable = _nearest_routes(plan, capable, order.point)
+    cands = []
+    for n, r in enumerate(capable):  # the best few places on each route, then the best overall
+        per_route = sorted(_candidates(plan, r, order_id), key=lambda c: (c[0], c[1]))[:PER_ROUTE]
+        cands += [(c[0], n, r, c[1], c[2]) for c in per_route]
+    cands.sort(key=lambda c: (c[0], c[1], c[3]))
+    bases: dict[str, Timeline] = {}
+    best: Insertion | None = None
+    first_issue: str | None = None
+    for k, (_, _, route, pos, items) in enumerate(cands[:CANDIDATES * 3]):
+        if best is not None and k >= CANDIDATES:
+            break
+        base = bases.get(route.id) or bases.setdefault(route.id, evaluate(plan, route))
+        trial = evaluate(plan, route, items)
+        if any(i == order_id for i, _ in trial.issues) or not acceptable(base, trial):
+            if first_issue is None and trial.issues:
+                first_issue = trial.issues[0][1]
+            continue
+        added = trial.cost - base.cost
+        if best is None or added < best.added_cost:
+            best = Insertion(route.id, pos, trial, added)
+    if best is None:
+        return _unassign(plan, order_id, f"no feasible route: {first_issue or 'no room'}")
+    route = plan.routes[best.route_id]
+    items = [v.item for v in best.timeline.visits]
+    _set_open(route, items)
+    plan.unassigned.pop(order_id, None)
+    return best
+
+
+def _nearest_routes(plan: LivePlan, routes: list[LiveRoute], point: int) -> list[LiveRoute]:
+    """The :data:`NEAR_ROUTES` routes passing closest (straight line) to ``point``, and the legs
+    between ``point`` and their stops fetched in one provider call."""
+    here = plan.geo.points[point]
+    scale = math.cos(math.radians(here.lat)) ** 2
+
+    def gap(r: LiveRoute) -> float:
+        pts = [r.position, r.depot, *_points(plan, r, r.open_items)]
+        return min((plan.geo.points[p].lat - here.lat) ** 2 + (plan.geo.points[p].lng - here.lng) ** 2 * scale
+                   for p in pts)
+
+    if len(routes) > NEAR_ROUTES:
+        idle = [r for r in routes if not r.open_items][:2]  # an empty van may be the only way
+        near = sorted((r for r in routes if r.open_items), key=lambda r: (gap(r), r.id))[:NEAR_ROUTES] + idle
+    else:
+        near = routes
+    plan.geo.fetch(point, sorted({p for r in near for p in [r.position, r.depot, r.end_depot,
+                                                            *_points(plan, r, r.open_items)]}))
+    return near
+
+
+def _unassign(plan: LivePlan, order_id: str, reason: str) -> str:
+    plan.unassigned[order_id] = reason
+    return reason
+
+
+def _drop_idle_reloads(route: LiveRoute) -> None:
+    """Remove reload stops with no order to load after them (and repeated ones)."""
+    items = route.open_items
+    keep: list[str] = []
+    for k, x in enumerate(items):
+        if x == RELOAD and (k > 0 or route.pinned != RELOAD):
+            rest = items[k + 1:]
+            upto = rest.index(RELOAD) if RELOAD in rest else len(rest)
+            if not any(o not in route.onboard for o in rest[:upto]):
+                continue
+        keep.append(x)
+    _set_open(route, keep)
+
+
+def remove_order(plan: LivePlan, order_id: str) -> str | None:
+    """Take ``order_id`` off its route (the pinned stop too: a cancelled stop is not driven to);
+    returns the route id, or ``None`` when the order was on no route."""
+    plan.unassigned.pop(order_id, None)
+    route = plan.route_of(order_id)
+    if route is None:
+        return None
+    if route.pinned == order_id:
+        route.pinned = route.free.pop(0) if route.free else None
+    else:
+        route.free.remove(order_id)
+    _drop_idle_reloads(route)
+    return route.id
+
+
+def _score(t: Timeline) -> tuple[int, float]:
+    return (len(t.issues), t.late_s * LATE_WEIGHT + t.cost)
+
+
+def resequence(plan: LivePlan, route: LiveRoute, max_evals: int = 300) -> bool:
+    """Improve the order of ``route``'s free stops, keeping the pinned stop first: first each late
+    stop is tried at every earlier position, then single-stop relocations and segment reversals,
+    first improvement, within ``max_evals`` timings. The key is (broken rules, lateness + cost).
+    Returns True when the sequence changed."""
+    fixed = [route.pinned] if route.pinned else []
+    free = list(route.free)
+    best = evaluate(plan, route)
+    best_key, changed, evals = _score(best), False, 0
+    n = len(free)
+
+    def attempt(trial: list[str]) -> bool:
+        nonlocal free, best, best_key, evals
+        evals += 1
+        t = evaluate(plan, route, fixed + trial)
+        if _score(t) < best_key:
+            free, best, best_key = trial, t, _score(t)
+            return True
+        return False
+
+    late_first = [v.item for v in best.visits if v.late_s > 0 and v.item in free]
+    moves: list[tuple[int, int, bool]] = []
+    for item in late_first:
+        i = free.index(item)
+        moves += [(i, j, False) for j in range(i)]
+    moves += [(i, j, False) for i in range(n) for j in range(n) if i != j and abs(i - j) <= 6]
+    moves += [(i, j, True) for i in range(n - 1) for j in range(i + 2, min(n, i + 8) + 1)]
+    for i, j, reverse in moves:
+        if evals >= max_evals:
+            break
+        if reverse:
+            trial = free[:i] + free[i:j][::-1] + free[j:]
+        else:
+            trial = free[:i] + free[i + 1:]
+            trial.insert(j, free[i])
+        changed |= attempt(trial)
+    route.free = free
+    return changed
+
+
+def repair(plan: LivePlan, route_ids: list[str], max_evals: int = 400, max_moves: int = 3) -> set[str]:
+    """Re-sequence each route in ``route_ids`` whose timeline breaks a rule it did not break at
+    the last repair; then move up to ``max_moves`` stops still late to another route where they
+    are on time (cheapest insertion). ``max_evals`` bounds the re-sequencing work over all routes
+    (the fast path must stay fast; the background improvement does the rest). Returns the
+    changed routes."""
+    changed: set[str] = set()
+    budget, moves = max_evals, max_moves
+    for rid in route_ids:
+        route = plan.routes[rid]
+        if route.broken:
+            continue
+        now = evaluate(plan, route)
+        threatened = {i or "" for i, _ in now.issues}
+        if not threatened or threatened <= route.known_issues:
+            route.known_issues = threatened
+            continue  # nothing new since the last repair: customers were told already
+        if len(route.free) > 1 and budget > 0:
+            share = min(budget, 120)
+            budget -= share
+            if resequence(plan, route, share):
+                changed.add(rid)
+        t = evaluate(plan, route)
+        for item in [v.item for v in t.visits if v.late_s > 0 and v.item in route.free]:
+            if item in route.onboard or moves <= 0:
+                continue  # the parcel is on this van: only this van can deliver it today
+            moves -= 1
+            others = [r for r in plan.routes if r != rid and not plan.routes[r].broken]
+            saved = list(route.free)
+            route.free.remove(item)
+            moved = insert_order(plan, item, others) if others else "no other route"
+            if isinstance(moved, Insertion):
+                _drop_idle_reloads(route)
+                changed |= {rid, moved.route_id}
+            else:
+                route.free = saved
+                plan.unassigned.pop(item, None)
+        route.known_issues = {i or "" for i, _ in evaluate(plan, route).issues}
+    return changed
+
+
+@dataclass(frozen=True)
+class BreakdownResult:
+    """``moved`` orders found a new route, ``unassigned`` did not, ``transferred`` were on board
+    (returned to the depot by the recovery service, ready for reload ``transfer_delay_s`` later)."""
+
+    moved: list[str]
+    unassigned: list[str]
+    transferred: list[str]
+    changed_routes: set[str]
+
+
+def breakdown(plan: LivePlan, route_id: str, now_s: int, transfer_delay_s: int = 2700) -> BreakdownResult:
+    """``route_id``'s vehicle cannot continue: its open stops (the pinned one included) are
+    inserted on the rest of the fleet, most urgent window first. Parcels on board are modelled as
+    a *return*: the recovery service brings them back to the depot, where they are available for
+    a reload ``transfer_delay_s`` seconds after ``now_s`` (default 45 min)."""
+    route = plan.routes[route_id]
+    route.broken = True
+    todo = route.order_ids
+    transferred = [o for o in todo if o in route.onboard]
+    for o in transferred:
+        plan.orders[o].available_s = max(plan.orders[o].available_s, now_s + transfer_delay_s)
+    route.onboard -= set(todo)
+    route.pinned, route.free = None, []
+    todo.sort(key=lambda o: min((late for _, late in plan.orders[o].windows), default=0))
+    moved, left, changed = [], [], {route_id}
+    for o in todo:
+        result = insert_order(plan, o)
+        if isinstance(result, Insertion):
+            moved.append(o)
+            changed.add(result.route_id)
+        else:
+            left.append(o)
+    return BreakdownResult(moved, left, transferred, changed)
+
+
+def second_attempt(plan: LivePlan, route_id: str, order_id: str, now_s: int, gap_s: int = 3600) -> Insertion | str:
+    """The customer was not home: try again on the same vehicle (the parcel is on board) at least
+    ``gap_s`` seconds later (default 1 h), within the order's windows. Returns the insertion or
+    the reason it is left for the next day."""
+    plan.orders[order_id].not_before_s = now_s + gap_s
+    if all(late < now_s + gap_s for _, late in plan.orders[order_id].windows):
+        return _unassign(plan, order_id, "no window left today: second attempt tomorrow")
+    result = insert_order(plan, order_id, [route_id])
+    if isinstance(result, str):
+        return _unassign(plan, order_id, f"second attempt tomorrow: {result}")
+    return result

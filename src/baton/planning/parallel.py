@@ -1,0 +1,250 @@
+"""Parallel search on every core: independent PyVRP seeds with periodic exchange of the best.
+
+:func:`parallel_solve` runs ``workers`` PyVRP iterated local searches side by side, each in its
+own process with its own seed (``seed + 1000 x worker``). The wall-time budget is cut into
+*epochs* of about :data:`EPOCH_S` seconds (at least one, at most :data:`MAX_EPOCHS`); after each
+epoch, the best solution over all workers becomes every worker's starting point for the next
+epoch. Worker 0 uses the caller's seed, so until the first exchange it is exactly one plain
+PyVRP run; the other workers only add candidates. The result is the best feasible solution
+seen (else the least infeasible one).
+
+PyVRP is not reimplemented: a worker assembles PyVRP's own parts exactly as
+:func:`pyvrp.solve` does (random start improved by the local search, then
+:class:`pyvrp.IteratedLocalSearch`), but keeps them between epochs: its random stream, its
+neighbourhoods and local search (computed once, ~0.7 s at 1,000 clients) and its penalty
+manager (whose penalties have adapted). Every epoch stops at an absolute deadline, so the
+budget includes the start-up (the construction of the first solution, which
+:func:`pyvrp.solve` does not count) and is honoured to within one search iteration.
+
+The processes are forked (POSIX): the problem data is shared copy-on-write, never pickled;
+only solutions travel (PyVRP solutions pickle). Where processes cannot be started (a daemonic
+process, no ``fork``), the search falls back to one in-process run of the same budget and
+says so in the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from pyvrp import (
+    CostEvaluator,
+    IteratedLocalSearch,
+    PenaltyManager,
+    ProblemData,
+    RandomNumberGenerator,
+    Result,
+    Solution,
+    SolveParams,
+    solve,
+)
+from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
+from pyvrp.stop import MaxRuntime
+
+log = logging.getLogger(__name__)
+
+EPOCH_S = 3.0
+"""Target seconds between two exchanges of the best solution."""
+MAX_EPOCHS = 40
+"""Upper bound on the number of exchanges in one search."""
+FINISH_S = 0.1
+"""Wall time kept at the end of the budget to collect the last solutions, seconds."""
+
+ProgressCallback = Callable[[float, float], None]
+ParamsFactory = Callable[[ProblemData], SolveParams]
+
+
+def default_workers() -> int:
+    """Cores this process may use (CPU affinity where the OS has it), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _objective(solution: Solution) -> float:
+    return float(CostEvaluator([0] * len(solution.excess_load()), 0, 0).cost(solution))
+
+
+@dataclass(frozen=True)
+class ParallelResult:
+    """The outcome of :func:`parallel_solve`: the best solution, wall seconds used, total ILS
+    iterations over all workers and epochs, the number of workers and epochs that ran, and
+    ``improvements``: in how many epochs a worker other than 0 found the new best."""
+
+    best: Solution
+    runtime: float
+    iterations: int
+    workers: int
+    epochs: int
+    improvements: int
+
+    def cost(self) -> float:
+        """The best solution's objective (PyVRP cost units), ``inf`` when infeasible."""
+        return _objective(self.best)
+
+    def is_feasible(self) -> bool:
+        return bool(self.best.is_feasible())
+
+
+def _key(solution: Solution) -> tuple[int, float]:
+    """Sort key: feasible first, then by cost; infeasible ones by their violations."""
+    if solution.is_feasible():
+        return 0, _objective(solution)
+    violation = sum(solution.excess_load()) + solution.time_warp() + solution.excess_distance()
+    return 1, float(violation)
+
+
+class _Deadline:
+    """PyVRP stopping criterion: stop at an absolute ``time.perf_counter()`` instant (the
+    monotonic clock is shared by forked processes)."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def __call__(self, best_cost: float) -> bool:
+        return time.perf_counter() >= self.at
+
+
+def _worker(conn: Connection, data: ProblemData, params: ParamsFactory, seed: int) -> None:
+    """One search process: waits for ``(deadline, start solution or None)``, answers
+    ``("ok", best, iterations)`` (or ``("error", message)``); ``None`` ends it."""
+    try:
+        p = params(data)
+        rng = RandomNumberGenerator(seed=seed)
+        ls = LocalSearch(data, rng, compute_neighbours(data, p.neighbourhood), PerturbationManager(p.perturbation))
+        for op in p.operators:
+            if op.supports(data):
+                ls.add_operator(op(data))
+        pm = PenaltyManager(p.penalty.midpoint_penalties(data), p.penalty)
+        while (message := conn.recv()) is not None:
+            deadline, start = message
+            if start is None:
+                start = ls(Solution.make_random(data, rng), pm.max_cost_evaluator(), exhaustive=True)
+            result = IteratedLocalSearch(data, pm, ls, start, p.ils).run(_Deadline(deadline), collect_stats=False)
+            conn.send(("ok", result.best, int(result.num_iterations)))
+    except EOFError:  # the parent went away
+        return
+    except Exception as exc:  # report to the parent, which raises it
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def _default_params(data: ProblemData) -> SolveParams:
+    return SolveParams()
+
+
+def _epochs(seconds: float) -> int:
+    return max(1, min(MAX_EPOCHS, round(seconds / EPOCH_S)))
+
+
+def _sequential(data: ProblemData, seconds: float, seed: int, params: ParamsFactory,
+                initial: Solution | None) -> ParallelResult:
+    started = time.perf_counter()
+    result: Result = solve(data, MaxRuntime(seconds), seed=seed, collect_stats=False, display=False,
+                           params=params(data), initial_solution=initial)
+    return ParallelResult(result.best, time.perf_counter() - started, int(result.num_iterations), 1, 1, 0)
+
+
+def _start(n: int, data: ProblemData, params: ParamsFactory,
+           seed: int) -> tuple[list[Any], list[Connection]] | None:
+    try:
+        ctx = mp.get_context("fork")
+        procs, conns = [], []
+        for w in range(n):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(child, data, params, seed + 1000 * w), daemon=True)
+            proc.start()
+            child.close()
+            procs.append(proc)
+            conns.append(parent)
+        return procs, conns
+    except (ValueError, AssertionError, OSError) as exc:  # no fork, or a daemonic process
+        log.warning("parallel search unavailable (%s); searching on one core", exc)
+        return None
+
+
+def parallel_solve(
+    data: ProblemData,
+    seconds: float,
+    *,
+    seed: int = 1,
+    workers: int | None = None,
+    params: ParamsFactory = _default_params,
+    initial_solution: Solution | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> ParallelResult:
+    """Search ``data`` for ``seconds`` of wall time on ``workers`` processes (default: every
+    core this process may use, :func:`default_workers`).
+
+    ``params(data)`` gives the :class:`~pyvrp.SolveParams` of every worker (its ILS callbacks
+    run in the worker process). ``initial_solution`` (optional) is every worker's start.
+    ``on_progress(elapsed_s, fraction_done)`` is called from this process about every 0.2 s.
+    With ``workers == 1`` this is one plain :func:`pyvrp.solve` call.
+
+    Raises:
+        ValueError: when ``seconds`` is not positive or ``workers`` is less than 1.
+        RuntimeError: when a search process fails (its error message is kept).
+    """
+    if seconds <= 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
+    n = default_workers() if workers is None else workers
+    if n < 1:
+        raise ValueError(f"workers must be at least 1, got {n}")
+    started = time.perf_counter()
+    pool = _start(n, data, params, seed) if n > 1 else None
+    if pool is None:
+        return _sequential(data, seconds, seed, params, initial_solution)
+    procs, conns = pool
+    epochs = _epochs(seconds)
+    end = started + max(0.05, seconds - FINISH_S)
+    best: Solution | None = initial_solution
+    iterations = improvements = done = 0
+    try:
+        for epoch in range(epochs):
+            deadline = started + (end - started) * (epoch + 1) / epochs
+            for conn in conns:
+                conn.send((deadline, best))
+            answers: list[tuple[Solution, int] | None] = [None] * n
+            while any(a is None for a in answers):
+                for w, conn in enumerate(conns):
+                    if answers[w] is None and conn.poll(0.2 / n):
+                        reply = conn.recv()
+                        if reply[0] != "ok":
+                            raise RuntimeError(f"search worker {w} failed: {reply[1]}")
+                        answers[w] = (reply[1], reply[2])
+                if on_progress is not None:
+                    elapsed = time.perf_counter() - started
+                    on_progress(elapsed, min(1.0, elapsed / seconds))
+            outcomes = [a for a in answers if a is not None]
+            iterations += sum(it for _, it in outcomes)
+            ranked = sorted(range(n), key=lambda w: _key(outcomes[w][0]))
+            winner = outcomes[ranked[0]][0]
+            if best is None or _key(winner) < _key(best):
+                if ranked[0] != 0 and _key(winner) < _key(outcomes[0][0]):
+                    improvements += 1
+                best = winner
+            done += 1
+    finally:
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+            conn.close()
+        for proc in procs:
+            proc.join(timeout=1.0)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+    assert best is not None
+    return ParallelResult(best, time.perf_counter() - started, iterations, n, done, improvements)
+
+
+__all__ = ["ParallelResult", "default_workers", "parallel_solve"]

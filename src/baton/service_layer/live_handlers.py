@@ -1,0 +1,452 @@
+"""Handlers of live orchestration: each event of the day repairs the live plan and publishes the
+routes it changed (stops + ETAs) in the same transaction as its events.
+
+Turn it on with :func:`enable_live` (``mode="baton"``: Baton repairs, re-sequences and tells
+customers of delays on its own; ``mode="manual"``: the board only tracks the day and applies a
+dispatcher's :class:`~baton.service_layer.commands.AssignOrder`). Without a board the commands
+still store what happened (new orders, breakdowns) but change no route: the ``static`` policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from baton.domain.errors import NotFound
+from baton.domain.events import (
+    Event,
+    OrderCreated,
+    OrderStatusChanged,
+    OrderUpdated,
+    RouteCompleted,
+    RouteDispatched,
+    RouteStarted,
+    StopArrived,
+    StopDeparted,
+)
+from baton.domain.lifecycle import OrderStatus
+from baton.domain.order import Order
+from baton.domain.plan import RouteStatus, StopKind
+from baton.domain.values import Actor, LatLng
+from baton.live.board import LiveBoard
+from baton.live.events import (
+    BreakTaken,
+    DelayNotified,
+    OrderInserted,
+    OrderLeftUnassigned,
+    OrderReassigned,
+    ReloadDone,
+    RouteReplanned,
+    TrafficReported,
+    VehicleBrokeDown,
+)
+from baton.live.model import RELOAD, Slowdown, evaluate
+from baton.live.ops import Insertion, breakdown, insert_order, remove_order, repair, second_attempt
+from baton.service_layer import commands
+from baton.service_layer.handlers import Dependencies
+from baton.service_layer.unit_of_work import AbstractUnitOfWork
+
+if TYPE_CHECKING:
+    from baton.service_layer.messagebus import MessageBus
+
+S = OrderStatus
+
+
+def _board(deps: Dependencies) -> LiveBoard | None:
+    return deps.live if isinstance(deps.live, LiveBoard) else None
+
+
+def _auto(deps: Dependencies) -> LiveBoard | None:
+    board = _board(deps)
+    return board if board is not None and board.mode == "baton" else None
+
+
+def publish(uow: AbstractUnitOfWork, board: LiveBoard, route_ids: Iterable[str], cause: str, at: datetime) -> None:
+    """Write each route (done prefix + open stops with ETAs) and a ``live.route_replanned`` event;
+    in ``baton`` mode also tell each customer whose ETA now misses the window (once)."""
+    plan = board.plan
+    assert plan is not None
+    written = []
+    for rid in sorted(set(route_ids)):
+        route = plan.routes[rid]
+        timeline = evaluate(plan, route)
+        # only the done prefix is read back, and only when there is one
+        stored = None
+        if board.done_count.get(rid):
+            try:
+                stored = uow.plans.get_route(rid)
+            except NotFound:
+                stored = None
+        domain = board.to_route(rid, stored, timeline)
+        written.append(domain)
+        uow.record(RouteReplanned(occurred_at=at, route_id=rid, cause=cause, order_ids=route.order_ids,
+                                  end=domain.end.isoformat()))
+        if board.mode == "baton":
+            for v in timeline.visits:
+                if v.late_s > 0 and v.item not in board.notified:
+                    _notify(uow, board, v.item, v.start_s, at)
+    uow.plans.save_routes(written, board.plan_id)
+
+
+def _notify(uow: AbstractUnitOfWork, board: LiveBoard, order_id: str, eta_s: int | None, at: datetime) -> None:
+    plan = board.plan
+    assert plan is not None
+    from baton.planning.mapping import from_clock
+
+    windows = plan.orders[order_id].windows
+    end = max((late for _, late in windows), default=0)
+    eta = from_clock(eta_s, plan.day_start).isoformat() if eta_s is not None else ""
+    uow.record(DelayNotified(occurred_at=at, order_id=order_id, eta=eta,
+                             window_end=from_clock(end, plan.day_start).isoformat()))
+    board.notified.add(order_id)
+
+
+def _status(board: LiveBoard, route_id: str) -> RouteStatus:
+    assert board.plan is not None
+    if board.plan.routes[route_id].started:
+        return RouteStatus.IN_PROGRESS
+    meta = board.route_meta.get(route_id)
+    return meta.status if meta is not None else RouteStatus.DISPATCHED
+
+
+def _place(uow: AbstractUnitOfWork, board: LiveBoard, order: Order, route_id: str, at: datetime, actor: str,
+           reason: str) -> None:
+    """Move ``order`` along its lifecycle to match ``route_id``'s progress (planned, dispatched,
+    out for delivery); an order already under way on another route is re-pointed with a
+    ``live.order_reassigned`` event."""
+    who = Actor.parse(actor)
+    status = _status(board, route_id)
+    if order.status in (S.CREATED, S.REATTEMPT):
+        order.plan(route_id, at=at, actor=who)
+    elif order.route_id != route_id:
+        order.events.append(OrderReassigned(occurred_at=at, actor=actor, order_id=order.id,
+                                            from_route_id=order.route_id, to_route_id=route_id, reason=reason))
+        order.route_id = route_id
+        order.version += 1
+    if status in (RouteStatus.DISPATCHED, RouteStatus.IN_PROGRESS) and order.status == S.PLANNED:
+        order.transition(S.DISPATCHED, at=at, actor=who)
+    if status == RouteStatus.IN_PROGRESS and order.status == S.DISPATCHED:
+        order.transition(S.OUT_FOR_DELIVERY, at=at, actor=who)
+
+
+def start_live(cmd: commands.StartLive, uow: AbstractUnitOfWork, deps: Dependencies) -> int:
+    """Load the board and publish every route; returns the number of routes."""
+    board = _board(deps)
+    if board is None:
+        return 0
+    with uow:
+        plan = board.load(uow)
+        if cmd.insert_unassigned and plan.unassigned:
+            todo = sorted(plan.unassigned, key=lambda o: (max((late for _, late in plan.orders[o].windows),
+                                                               default=0), o))
+            by_id = {o.id: o for o in uow.orders.get_many(todo)}
+            for oid in todo:
+                result = insert_order(plan, oid)
+                if isinstance(result, Insertion):
+                    _place(uow, board, by_id[oid], result.route_id, cmd.at, cmd.actor, "built by insertion")
+        publish(uow, board, plan.routes, "start", cmd.at)
+        uow.commit()
+    return len(plan.routes)
+
+
+def add_live_order(cmd: commands.AddLiveOrder, uow: AbstractUnitOfWork, deps: Dependencies) -> Insertion | str:
+    """Store the new order; with a ``baton`` board insert it (cheapest feasible insertion) and
+    publish the route, else leave it unassigned with a reason and tell the customer."""
+    order = cmd.order
+    if not any(isinstance(e, OrderCreated) for e in order.events):
+        order.events.insert(0, OrderCreated(occurred_at=cmd.at, actor=cmd.actor, order_id=order.id,
+                                            external_ref=order.external_ref))
+    board = _auto(deps) or _board(deps)
+    with uow:
+        uow.orders.add_many([order])
+        if board is None:
+            uow.commit()
+            return "no live orchestration: left for the next plan"
+        plan = board.ensure(uow)
+        plan.orders[order.id] = board.live_order(plan, order)
+        if board.mode != "baton":
+            plan.unassigned[order.id] = "waiting for a dispatcher"
+            uow.commit()
+            return plan.unassigned[order.id]
+        result = insert_order(plan, order.id)
+        if isinstance(result, Insertion):
+            _place(uow, board, order, result.route_id, cmd.at, cmd.actor, "new order")
+            visit = next(v for v in result.timeline.visits if v.item == order.id)
+            from baton.planning.mapping import from_clock
+
+            uow.record(OrderInserted(occurred_at=cmd.at, actor=cmd.actor, order_id=order.id,
+                                     route_id=result.route_id, position=result.position,
+                                     eta=from_clock(visit.start_s, plan.day_start).isoformat(),
+                                     added_cost=round(result.added_cost, 2)))
+            publish(uow, board, [result.route_id], "order.added", cmd.at)
+        else:
+            uow.record(OrderLeftUnassigned(occurred_at=cmd.at, actor=cmd.actor, order_id=order.id, reason=result))
+            _notify(uow, board, order.id, None, cmd.at)
+        uow.commit()
+    return result
+
+
+def assign_order(cmd: commands.AssignOrder, uow: AbstractUnitOfWork, deps: Dependencies) -> None:
+    """Put the order where the dispatcher says (end of the route by default), with a reload first
+    when its parcel is at the depot and the vehicle has left.
+
+    Raises:
+        NotFound: without a live board, or for an unknown order/route.
+    """
+    board = _board(deps)
+    if board is None:
+        raise NotFound("live orchestration is off: nothing to assign to")
+    with uow:
+        plan = board.ensure(uow)
+        if cmd.route_id not in plan.routes:
+            raise NotFound(f"unknown route id: {cmd.route_id}")
+        order = uow.orders.get(cmd.order_id)
+        if cmd.order_id not in plan.orders:
+            plan.orders[cmd.order_id] = board.live_order(plan, order)
+        old = remove_order(plan, cmd.order_id)
+        route = plan.routes[cmd.route_id]
+        items = route.free
+        pos = len(items) if cmd.position is None else max(0, min(cmd.position, len(items)))
+        reload_before = (not route.started) or RELOAD in items[:pos] or route.pinned == RELOAD
+        new = [cmd.order_id] if cmd.order_id in route.onboard or reload_before else [RELOAD, cmd.order_id]
+        route.free = items[:pos] + new + items[pos:]
+        plan.unassigned.pop(cmd.order_id, None)
+        _place(uow, board, order, cmd.route_id, cmd.at, cmd.actor, "assigned by dispatcher")
+        publish(uow, board, [cmd.route_id] + ([old] if old else []), "order.assigned", cmd.at)
+        uow.commit()
+
+
+def report_traffic(cmd: commands.ReportTraffic, uow: AbstractUnitOfWork, deps: Dependencies) -> list[str]:
+    """Record the slowdown; with a board, recompute ETAs, repair threatened routes (``baton``)
+    and publish the routes whose return time moved. Returns the published route ids.
+
+    Raises:
+        ValidationError: when ``factor`` is not > 0 or ``end`` is before ``start``.
+    """
+    from baton.domain.errors import ValidationError
+
+    if not cmd.factor > 0:
+        raise ValidationError(f"factor must be > 0, got {cmd.factor}")
+    if cmd.end < cmd.start:
+        raise ValidationError("end: the slowdown ends before it starts")
+    board = _board(deps)
+    incident = f"tr-{cmd.start.isoformat()}-{cmd.vehicle_id or 'area'}"
+    event = TrafficReported(occurred_at=cmd.at, actor=cmd.actor, incident_id=incident, factor=cmd.factor,
+                            start=cmd.start.isoformat(), end=cmd.end.isoformat(),
+                            lat=cmd.center[0] if cmd.center else None, lng=cmd.center[1] if cmd.center else None,
+                            radius_m=cmd.radius_m, vehicle_id=cmd.vehicle_id)
+    with uow:
+        uow.record(event)
+        changed: list[str] = []
+        if board is not None:
+            plan = board.ensure(uow)
+            before = {rid: evaluate(plan, r).end_s for rid, r in plan.routes.items() if r.open_items and not r.broken}
+            plan.slowdowns.append(Slowdown(cmd.factor, board.clock(cmd.start), board.clock(cmd.end),
+                                           LatLng(*cmd.center) if cmd.center else None, cmd.radius_m,
+                                           cmd.vehicle_id))
+            moved = repair(plan, list(before)) if board.mode == "baton" else set()
+            changed = sorted({rid for rid, end in before.items() if evaluate(plan, plan.routes[rid]).end_s != end}
+                             | moved)
+            publish(uow, board, changed, "traffic", cmd.at)
+        uow.commit()
+    return changed
+
+
+def report_breakdown(cmd: commands.ReportBreakdown, uow: AbstractUnitOfWork,
+                     deps: Dependencies) -> tuple[list[str], list[str]]:
+    """The vehicle is out for the day. ``baton``: its open stops go to the rest of the fleet;
+    ``manual``: they wait for a dispatcher; no board: they are lost. Parcels on board go back to
+    the depot with the recovery service (available for reload 45 min later). Returns
+    ``(moved, unassigned)`` order ids."""
+    board = _board(deps)
+    with uow:
+        route = uow.plans.get_route(cmd.route_id)
+        moved: list[str] = []
+        left: list[str] = []
+        transferred: list[str] = []
+        if board is not None:
+            plan = board.ensure(uow)
+            now = board.clock(cmd.at)
+            if board.mode == "baton":
+                result = breakdown(plan, cmd.route_id, now, board.transfer_delay_s)
+                moved, left, transferred = result.moved, result.unassigned, result.transferred
+                changed = result.changed_routes
+            else:
+                lr = plan.routes[cmd.route_id]
+                left = lr.order_ids
+                transferred = [o for o in left if o in lr.onboard]
+                for o in transferred:
+                    plan.orders[o].available_s = max(plan.orders[o].available_s, now + board.transfer_delay_s)
+                lr.broken, lr.pinned, lr.free = True, None, []
+                lr.onboard -= set(left)
+                for o in left:
+                    plan.unassigned[o] = "vehicle broke down: waiting for a dispatcher"
+                changed = {cmd.route_id}
+            by_id = {o.id: o for o in uow.orders.get_many(moved + left)}
+            for o in moved:
+                _place(uow, board, by_id[o], plan.route_of(o).id, cmd.at, cmd.actor, cmd.reason)  # type: ignore[union-attr]
+            if board.mode == "baton":
+                for o in left:
+                    uow.record(OrderLeftUnassigned(occurred_at=cmd.at, actor=cmd.actor, order_id=o,
+                                                   reason=plan.unassigned.get(o, "no feasible route")))
+                    _notify(uow, board, o, None, cmd.at)
+            publish(uow, board, changed, "breakdown", cmd.at)
+        uow.record(VehicleBrokeDown(occurred_at=cmd.at, actor=cmd.actor, route_id=route.id,
+                                    vehicle_id=route.vehicle_id, moved=moved, unassigned=left,
+                                    transferred=transferred))
+        uow.commit()
+    return moved, left
+
+
+def _mark_done(uow: AbstractUnitOfWork, route_id: str, kind: StopKind, start: datetime, end: datetime) -> None:
+    """Record actual times on the route's first open stop of ``kind`` (a break or a reload)."""
+    route = uow.plans.get_route(route_id)
+    for stop in route.stops:
+        if stop.kind == kind and stop.actual_departure is None:
+            stop.actual_arrival, stop.actual_departure = start, end
+            uow.plans.update_route(route)
+            return
+
+
+def take_break(cmd: commands.TakeBreak, uow: AbstractUnitOfWork, deps: Dependencies) -> None:
+    """The driver rested: the break stop is done; the next stretch of work starts now."""
+    board = _board(deps)
+    with uow:
+        _mark_done(uow, cmd.route_id, StopKind.BREAK, cmd.started, cmd.at)
+        if board is not None and board.plan is not None:
+            board.break_taken(cmd.route_id, cmd.at)
+        uow.record(BreakTaken(occurred_at=cmd.at, actor=cmd.actor, route_id=cmd.route_id,
+                              started=cmd.started.isoformat()))
+        uow.commit()
+
+
+def reload_at_depot(cmd: commands.ReloadAtDepot, uow: AbstractUnitOfWork, deps: Dependencies) -> None:
+    """The van loaded its next trip at the depot: the reload stop is done, the parcels on board."""
+    board = _board(deps)
+    with uow:
+        _mark_done(uow, cmd.route_id, StopKind.RELOAD, cmd.at, cmd.at)
+        loaded: list[str] = []
+        if board is not None and board.plan is not None:
+            before = set(board.plan.routes[cmd.route_id].onboard)
+            board.reloaded(cmd.route_id, cmd.at)
+            loaded = sorted(board.plan.routes[cmd.route_id].onboard - before)
+        uow.record(ReloadDone(occurred_at=cmd.at, actor=cmd.actor, route_id=cmd.route_id, order_ids=loaded))
+        uow.commit()
+
+
+def submit_plan(cmd: commands.SubmitPlan, uow: AbstractUnitOfWork, deps: Dependencies) -> str:
+    """Store ``cmd.plan`` as the current plan; its orders become ``planned`` on their routes."""
+    from baton.domain.events import PlanCreated
+
+    actor = Actor.parse(cmd.actor)
+    with uow:
+        plan = cmd.plan
+        by_id = {o.id: o for o in uow.orders.get_many(plan.assigned_order_ids)}
+        for route in plan.routes:
+            for oid in route.order_ids:
+                by_id[oid].plan(route.id, at=cmd.at, actor=actor)
+        uow.plans.add(plan)
+        uow.record(PlanCreated(occurred_at=cmd.at, actor=cmd.actor, plan_id=plan.id, routes=len(plan.routes),
+                               assigned=len(plan.assigned_order_ids), unassigned=len(plan.unassigned)))
+        uow.commit()
+    return plan.id
+
+
+# reactions to execution events --------------------------------------------------------------
+def _react(bus: MessageBus, board: LiveBoard, event: Event) -> None:
+    """Keep the board in step with execution and, in ``baton`` mode, repair and re-publish."""
+    uow = bus.uow
+    if board.plan is None:
+        return
+    plan = board.plan
+    if isinstance(event, OrderStatusChanged):
+        board.last_status[event.order_id] = event.to_status
+        if event.to_status == S.CANCELLED.value:
+            with uow:
+                rid = remove_order(plan, event.order_id)
+                if rid:
+                    publish(uow, board, [rid], "order.cancelled", event.occurred_at)
+                uow.commit()
+        return
+    if isinstance(event, RouteDispatched) and event.route_id in board.route_meta:
+        board.route_meta[event.route_id].status = RouteStatus.DISPATCHED
+    elif isinstance(event, RouteStarted) and event.route_id in plan.routes:
+        board.started(event.route_id, event.occurred_at)
+        if board.mode != "baton":
+            return  # a manual dispatcher does not re-time routes
+        with uow:
+            publish(uow, board, [event.route_id], "route.started", event.occurred_at)
+            uow.commit()
+    elif isinstance(event, StopArrived) and event.route_id in plan.routes:
+        board.arrived(event.route_id, event.order_id, event.occurred_at)
+    elif isinstance(event, StopDeparted) and event.route_id in plan.routes:
+        delivered = board.last_status.get(event.order_id) == S.DELIVERED.value
+        board.departed(event.route_id, event.order_id, event.occurred_at, delivered)
+        with uow:
+            changed = {event.route_id}
+            if not delivered and board.mode == "baton":
+                result = second_attempt(plan, event.route_id, event.order_id, board.clock(event.occurred_at),
+                                        board.retry_gap_s)
+                order = uow.orders.get(event.order_id)
+                if isinstance(result, Insertion) and order.status == S.FAILED_ATTEMPT:
+                    order.transition(S.REATTEMPT, at=event.occurred_at, reason="second attempt today")
+                    _place(uow, board, order, event.route_id, event.occurred_at, "system:baton", "second attempt")
+                elif isinstance(result, str):
+                    uow.record(OrderLeftUnassigned(occurred_at=event.occurred_at, order_id=event.order_id,
+                                                   reason=result))
+            if board.mode == "baton":
+                changed |= repair(plan, [event.route_id])
+                publish(uow, board, changed, "stop.departed", event.occurred_at)
+            uow.commit()
+    elif isinstance(event, RouteCompleted) and event.route_id in plan.routes:
+        plan.routes[event.route_id].broken = True
+    elif isinstance(event, OrderUpdated) and event.order_id in plan.orders and board.mode == "baton":
+        with uow:
+            order = uow.orders.get(event.order_id)
+            plan.orders[order.id] = board.live_order(plan, order)
+            route = plan.route_of(order.id)
+            if route is not None and route.pinned != order.id:
+                onboard = order.id in route.onboard
+                old = remove_order(plan, order.id)
+                result = insert_order(plan, order.id, [route.id] if onboard else None)
+                changed = {x for x in (old, result.route_id if isinstance(result, Insertion) else None) if x}
+                if isinstance(result, Insertion):
+                    _place(uow, board, order, result.route_id, event.occurred_at, "system:baton", "order modified")
+                publish(uow, board, changed, "order.updated", event.occurred_at)
+                if isinstance(result, str):
+                    _notify(uow, board, order.id, None, event.occurred_at)
+            uow.commit()
+
+
+
+def enable_live(bus: MessageBus, mode: str = "baton", retry_gap_s: int = 3600,
+                transfer_delay_s: int = 2700) -> LiveBoard:
+    """Attach a :class:`LiveBoard` to ``bus`` (``mode`` ``baton`` or ``manual``) and subscribe it
+    to execution events. ``retry_gap_s``: least time before a second attempt (s);
+    ``transfer_delay_s``: when parcels of a broken-down van are back at the depot (s).
+
+    Raises:
+        ValueError: on an unknown mode.
+    """
+    if mode not in ("baton", "manual"):
+        raise ValueError(f"mode must be baton or manual, got {mode!r}")
+    board = LiveBoard(bus.deps.travel, mode=mode, retry_gap_s=retry_gap_s, transfer_delay_s=transfer_delay_s)
+    bus.deps.live = board
+    handler: Callable[[Event], None] = lambda e: _react(bus, board, e)  # noqa: E731
+    for kind in (OrderStatusChanged, RouteDispatched, RouteStarted, StopArrived, StopDeparted, RouteCompleted,
+                 OrderUpdated):
+        bus.subscribe(kind, handler)
+    return board
+
+
+LIVE_HANDLERS: dict[type[commands.Command], Callable[..., object]] = {
+    commands.StartLive: start_live,
+    commands.AddLiveOrder: add_live_order,
+    commands.AssignOrder: assign_order,
+    commands.ReportTraffic: report_traffic,
+    commands.ReportBreakdown: report_breakdown,
+    commands.TakeBreak: take_break,
+    commands.ReloadAtDepot: reload_at_depot,
+    commands.SubmitPlan: submit_plan,
+}

@@ -1,0 +1,228 @@
+"""Live re-planning through the service layer: every event type, pinning, feasibility, events."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from baton.adapters.travel import make_provider
+from baton.demo.enrich import DemoDay, enrich
+from baton.demo.main_job import bundled_day
+from baton.domain.lifecycle import OrderStatus
+from baton.domain.order import Order
+from baton.domain.plan import StopKind
+from baton.domain.values import Address, LatLng, TimeWindow
+from baton.intake.loggi import load_loggi_day
+from baton.live.board import LiveBoard
+from baton.live.model import RELOAD, evaluate
+from baton.live.ops import Insertion
+from baton.planning.check import check_plan
+from baton.planning.mapping import problem_matrices
+from baton.planning.problem import PlanningOptions, PlanningProblem
+from baton.service_layer import commands
+from baton.service_layer.bootstrap import bootstrap
+from baton.service_layer.live_handlers import enable_live
+from baton.service_layer.messagebus import MessageBus
+
+
+@pytest.fixture(scope="module")
+def day() -> DemoDay:
+    return enrich(load_loggi_day(bundled_day()), seed=7, limit=60)
+
+
+def _setup(db_url: str, day: DemoDay) -> tuple[MessageBus, LiveBoard]:
+    bus = bootstrap(db_url, travel=make_provider("great-circle"))
+    t0 = day.day_start
+    orders = [replace(o, events=[]) for o in day.orders]
+    bus.handle(commands.RegisterFleet(at=t0 + timedelta(hours=6), depots=[day.depot], vehicles=day.vehicles,
+                                      drivers=day.drivers))
+    bus.handle(commands.CreateOrders(at=t0 + timedelta(hours=6), orders=orders))
+    bus.handle(commands.PlanOrders(at=t0 + timedelta(hours=6.5), day_start=t0,
+                                   options=PlanningOptions(time_limit_s=1, seed=1, max_iterations=300)))
+    board = enable_live(bus, "baton")
+    bus.handle(commands.StartLive(at=t0 + timedelta(hours=7)))
+    return bus, board
+
+
+def _new_order(day: DemoDay, oid: str, hours: tuple[float, float] = (9, 16), near: int = 0) -> Order:
+    src = day.orders[near]
+    loc = LatLng(src.location.lat + 0.001, src.location.lng + 0.001)
+    t0 = day.day_start
+    return replace(src, id=oid, events=[], status=OrderStatus.CREATED, route_id=None,
+                   address=Address("new", loc, "Brasília"),
+                   time_windows=[TimeWindow(t0 + timedelta(hours=hours[0]), t0 + timedelta(hours=hours[1]))])
+
+
+def _check(bus: MessageBus, day: DemoDay, extra: list[Order] = ()) -> list[str]:  # type: ignore[assignment]
+    """check_plan on the stored current plan (before execution, routes start at the depot)."""
+    with bus.uow:
+        plan = bus.uow.plans.current()
+        assert plan is not None
+        ids = {o for r in plan.routes for o in r.order_ids}
+        orders = bus.uow.orders.get_many(sorted(ids))
+        depots, vehicles, drivers = bus.uow.depots.list(), bus.uow.vehicles.list(), bus.uow.drivers.list()
+    plan.unassigned = []
+    # the fleet as stored: the planner (and so the live board) asked the matrices with it
+    problem = PlanningProblem(orders=orders, depots=depots, vehicles=vehicles, drivers=drivers,
+                              day_start=day.day_start)
+    matrices = problem_matrices(problem, make_provider("great-circle"))
+    return [v.message for v in check_plan(plan, problem, matrices)]
+
+
+def _names(bus: MessageBus) -> list[str]:
+    return [e.name for e in bus.uow.all_events()]
+
+
+def test_new_order_is_inserted_cheapest_feasible_and_the_plan_stays_feasible(db_url: str, day: DemoDay) -> None:
+    bus, board = _setup(db_url, day)
+    assert _check(bus, day) == []
+    result = bus.handle(commands.AddLiveOrder(at=day.day_start + timedelta(hours=7, minutes=5),
+                                              order=_new_order(day, "LIVE-1")))
+    assert isinstance(result, Insertion)
+    with bus.uow:
+        order = bus.uow.orders.get("LIVE-1")
+        route = bus.uow.plans.get_route(result.route_id)
+    assert order.route_id == result.route_id and "LIVE-1" in route.order_ids
+    assert order.status in (OrderStatus.PLANNED, OrderStatus.DISPATCHED)
+    assert _check(bus, day) == []
+    assert "live.order_inserted" in _names(bus) and "live.route_replanned" in _names(bus)
+    # no other place on any route is both feasible and cheaper (brute force over every position)
+    plan = board.plan
+    assert plan is not None
+    for r in plan.routes.values():
+        base = evaluate(plan, r, [x for x in r.open_items if x != "LIVE-1"])
+        items = [x for x in r.open_items if x != "LIVE-1"]
+        for pos in range(len(items) + 1):
+            trial = evaluate(plan, r, [*items[:pos], "LIVE-1", *items[pos:]])
+            if trial.feasible and base.feasible:
+                assert trial.cost - base.cost >= result.added_cost - 1e-6
+
+
+def test_infeasible_new_order_is_left_unassigned_with_a_reason_and_the_customer_told(
+        db_url: str, day: DemoDay) -> None:
+    bus, _ = _setup(db_url, day)
+    order = _new_order(day, "LIVE-X", hours=(7.0, 7.1))  # window closes before any van can be there
+    result = bus.handle(commands.AddLiveOrder(at=day.day_start + timedelta(hours=7), order=order))
+    assert isinstance(result, str) and "window" in result
+    names = _names(bus)
+    assert "live.order_unassigned" in names and "live.delay_notified" in names
+    with bus.uow:
+        assert bus.uow.orders.get("LIVE-X").status == OrderStatus.CREATED
+
+
+def test_cancel_and_modify_remove_and_reinsert(db_url: str, day: DemoDay) -> None:
+    bus, board = _setup(db_url, day)
+    plan = board.plan
+    assert plan is not None
+    victim = next(r.free[1] for r in plan.routes.values() if len(r.free) > 2)
+    bus.handle(commands.CancelOrder(at=day.day_start + timedelta(hours=7, minutes=10), order_id=victim))
+    assert plan.route_of(victim) is None
+    with bus.uow:
+        plan_now = bus.uow.plans.current()
+    assert plan_now is not None and victim not in plan_now.assigned_order_ids
+    moved = next(r.free[0] for r in plan.routes.values() if r.free and r.free[0] != RELOAD)
+    t0 = day.day_start
+    bus.handle(commands.UpdateOrder(at=t0 + timedelta(hours=7, minutes=11), order_id=moved,
+                                    changes={"time_windows": [TimeWindow(t0 + timedelta(hours=14),
+                                                                         t0 + timedelta(hours=16))]}))
+    route = plan.route_of(moved)
+    assert route is not None
+    visit = next(v for v in evaluate(plan, route).visits if v.item == moved)
+    assert 14 * 3600 <= visit.start_s <= 16 * 3600
+    assert _check(bus, day) == []
+
+
+def test_pinned_stop_is_never_moved_and_traffic_recomputes_etas(db_url: str, day: DemoDay) -> None:
+    bus, board = _setup(db_url, day)
+    plan = board.plan
+    assert plan is not None
+    t0 = day.day_start
+    started = [rid for rid, r in plan.routes.items() if r.free]
+    for rid in started:
+        bus.handle(commands.DispatchRoute(at=t0 + timedelta(hours=7, minutes=30), route_id=rid))
+        bus.handle(commands.StartRoute(at=t0 + timedelta(hours=8), route_id=rid))
+    pinned = {rid: plan.routes[rid].pinned for rid in started}
+    assert all(pinned.values())
+    ends = {rid: evaluate(plan, plan.routes[rid]).end_s for rid in started}
+    changed = bus.handle(commands.ReportTraffic(at=t0 + timedelta(hours=8, minutes=1), factor=2.0,
+                                                start=t0 + timedelta(hours=8), end=t0 + timedelta(hours=12)))
+    assert changed and all(evaluate(plan, plan.routes[rid]).end_s >= ends[rid] for rid in started)
+    for k in range(6):  # new orders, a breakdown: the pinned stops stay first
+        bus.handle(commands.AddLiveOrder(at=t0 + timedelta(hours=8, minutes=5 + k),
+                                         order=_new_order(day, f"LIVE-{k}", near=k * 7)))
+    broken = started[0]
+    moved, left = bus.handle(commands.ReportBreakdown(at=t0 + timedelta(hours=8, minutes=30), route_id=broken))
+    for rid in started[1:]:
+        assert plan.routes[rid].pinned == pinned[rid]
+        with bus.uow:
+            stored = bus.uow.plans.get_route(rid)
+        first = next(s for s in stored.stops if s.kind == StopKind.DELIVERY)
+        assert first.order_id == pinned[rid]
+    # breakdown: every open stop of the broken van went to another van or is unassigned with a reason
+    assert plan.routes[broken].open_items == []
+    assert set(moved) | set(left) >= {pinned[broken]}
+    for o in moved:
+        route = plan.route_of(o)
+        assert route is not None and route.id != broken
+        # its parcel was on the broken van: it must be reloaded at the depot first
+        items = route.open_items
+        assert RELOAD in items[:items.index(o)] or not route.started, (route.id, route.started, items, o)
+    assert all(o in plan.unassigned for o in left)
+    assert "live.vehicle_broke_down" in _names(bus) and "live.traffic_reported" in _names(bus)
+
+
+def test_not_home_gets_a_second_attempt_today_when_feasible(db_url: str, day: DemoDay) -> None:
+    bus, board = _setup(db_url, day)
+    plan = board.plan
+    assert plan is not None
+    t0 = day.day_start
+    rid, route = next((rid, r) for rid, r in plan.routes.items()
+                      if len(r.free) >= 3 and max(late for _, late in plan.orders[r.free[0]].windows) >= 17 * 3600)
+    bus.handle(commands.DispatchRoute(at=t0 + timedelta(hours=7, minutes=30), route_id=rid))
+    bus.handle(commands.StartRoute(at=t0 + timedelta(hours=8), route_id=rid))
+    first = route.pinned
+    assert first is not None
+    at = t0 + timedelta(seconds=evaluate(plan, route).visits[0].start_s)
+    bus.handle(commands.ArriveAtStop(at=at, route_id=rid, order_id=first))
+    bus.handle(commands.FailDelivery(at=at + timedelta(minutes=2), route_id=rid, order_id=first, reason="not_home"))
+    with bus.uow:
+        order = bus.uow.orders.get(first)
+    assert order.status == OrderStatus.OUT_FOR_DELIVERY and first in route.free, plan.unassigned.get(first)
+    visit = next(v for v in evaluate(plan, route).visits if v.item == first)
+    assert visit.start_s >= board.clock(at) + 3600  # at least an hour later, same van (parcel on board)
+    steps = [getattr(e, "to_status", "") for e in bus.uow.events_for(first) if e.name == "order.status_changed"]
+    assert steps[-4:] == ["reattempt", "planned", "dispatched", "out_for_delivery"]
+    assert route.done == [first] and route.pinned != first
+
+
+def test_second_attempt_is_next_day_when_the_window_is_over(db_url: str, day: DemoDay) -> None:
+    from baton.live.ops import second_attempt
+
+    _, board = _setup(db_url, day)
+    plan = board.plan
+    assert plan is not None
+    rid, route = next((rid, r) for rid, r in plan.routes.items() if r.free)
+    oid = route.free[0]
+    late = max(late for _, late in plan.orders[oid].windows)
+    reason = second_attempt(plan, rid, oid, late - 60)
+    assert isinstance(reason, str) and "tomorrow" in reason and plan.unassigned[oid] == reason
+
+
+def test_stored_live_events_read_back(db_url: str, day: DemoDay) -> None:
+    bus, _ = _setup(db_url, day)
+    bus.handle(commands.AddLiveOrder(at=day.day_start + timedelta(hours=7, minutes=5), order=_new_order(day, "L-9")))
+    with bus.uow:
+        events = bus.uow.events_for("L-9")
+    assert [e.name for e in events][:1] == ["order.created"]
+    assert any(e.name == "live.order_inserted" for e in events)
+
+
+def test_bad_traffic_report_names_the_field(db_url: str, day: DemoDay) -> None:
+    from baton.domain.errors import ValidationError
+
+    bus, _ = _setup(db_url, day)
+    t0 = day.day_start
+    with pytest.raises(ValidationError, match="factor"):
+        bus.handle(commands.ReportTraffic(at=t0, factor=0, start=t0, end=t0))
