@@ -1,8 +1,9 @@
 """The dashboard in real headless Chromium (Debian's ``chromium``, driven by Playwright).
 
-Logs in, watches the live map while a slice of a real Loggi day runs through the service layer,
-filters the orders table, acts on an exception (reattempt), and saves a screenshot under
-``artifacts/`` (gitignored).
+Logs in, watches the live map while a slice of a real Loggi day runs through the service layer
+(stop events) and GPS pings arrive over the API (a vehicle marker moves to the fix), filters the
+orders table, acts on an exception (reattempt), and saves screenshots under ``artifacts/``
+(gitignored): a laptop (1400 px) and a tablet (768 px) one.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from baton.demo.enrich import enrich
@@ -98,6 +100,24 @@ def test_dashboard_live_map_filters_and_exception_action(live_server: tuple[str,
         assert moved and any(latlng != depot for latlng in moved)
         assert page.locator("#feed li").count() > 0
 
+        # a GPS fix posted to the API moves that vehicle's marker live (no reload)
+        with ctx.uow("default") as uow:
+            rolling = next(r for r in (uow.plans.get_route(s.route_id) for s in
+                                       [o for o in uow.orders.list(status="out_for_delivery")]) if r)
+        token = httpx.post(base + "/api/v1/auth/token",
+                           data={"username": "dispatch@example.com", "password": PASSWORD}).json()["access_token"]
+        fix = (round(day.depot.location.lat + 0.0123, 5), round(day.depot.location.lng - 0.0234, 5))
+        refreshes = _settled_refreshes(page)
+        r = httpx.post(base + "/api/v1/execution/positions", headers={"Authorization": f"Bearer {token}"},
+                       json={"pings": [{"device_id": "phone-x", "vehicle_id": rolling.vehicle_id, "lat": fix[0],
+                                        "lng": fix[1], "ts": datetime.now(UTC).isoformat(), "accuracy_m": 6}]})
+        assert r.status_code == 202 and r.json()["accepted"] == 1, r.text
+        marker = page.locator(f".vehicle-marker[data-route='{rolling.id}']")
+        page.wait_for_function(f"document.querySelector(\".vehicle-marker[data-route='{rolling.id}']\")"
+                               f"?.dataset.latlng === '{fix[0]},{fix[1]}'")
+        assert marker.get_attribute("data-state") == "gps"
+        assert int(page.locator("body").get_attribute("data-refreshes") or "0") == refreshes  # moved in place
+
         # a failed attempt shows up as an exception
         rest = iter(timeline[len(timeline) // 2:])
         while True:  # a parcel still on a van (the solver's plan may vary with the machine's load)
@@ -139,6 +159,14 @@ def test_dashboard_live_map_filters_and_exception_action(live_server: tuple[str,
         shot = ARTIFACTS / "dashboard.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
+
+        # a tablet: panels stack, nothing wider than the screen
+        page.set_viewport_size({"width": 768, "height": 1024})
+        page.wait_for_timeout(300)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 768
+        box = page.locator("#map").bounding_box()
+        assert box is not None and box["width"] > 600
+        page.screenshot(path=str(ARTIFACTS / "dashboard-tablet.png"), full_page=True)
         assert errors == []
 
         # the interactive API docs render from the bundled Swagger UI (no CDN)
@@ -147,3 +175,16 @@ def test_dashboard_live_map_filters_and_exception_action(live_server: tuple[str,
         assert "Baton API" in page.locator(".swagger-ui .info .title").inner_text()
         assert page.locator(".opblock").count() > 30
         browser.close()
+
+
+def _settled_refreshes(page: Any, quiet_s: float = 1.5) -> int:
+    """The dashboard's refresh counter once no refresh happened for ``quiet_s`` seconds (earlier
+    events may still trigger a debounced refresh)."""
+    last, since = -1, time.monotonic()
+    while True:
+        now = int(page.locator("body").get_attribute("data-refreshes") or "0")
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return now
+        time.sleep(0.1)

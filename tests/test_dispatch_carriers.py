@@ -48,7 +48,9 @@ def test_rate_card_quote_itemises_every_part() -> None:
 
 def test_example_file_loads_with_every_attribute() -> None:
     carriers = {c.id: c for c in load_carriers(EXAMPLE.read_text(), str(EXAMPLE))}
-    assert set(carriers) == {"captive", "rapido", "flashbox", "zapgig"}
+    assert set(carriers) == {"captive", "rapido", "flashbox", "zapgig", "motoboys"}
+    assert carriers["motoboys"].couriers == ("moto-ana", "moto-bia", "moto-caio")
+    assert carriers["motoboys"].offers_to_couriers and not carriers["zapgig"].offers_to_couriers
     rapido = carriers["rapido"]
     assert rapido.fleet_type.value == "3pl" and rapido.daily_capacity == 400 and rapido.feed_format == "rapido"
     assert rapido.rate_card.surcharges[0].when_tag == "cold_chain" and rapido.performance.rating == 4.3
@@ -73,6 +75,7 @@ def test_example_file_loads_with_every_attribute() -> None:
     ("carriers:\n  - id: a\n    fleet_type: 3pl\n  - id: a\n    fleet_type: gig\n", 4, "duplicate carrier id"),
     ("carriers:\n  - id: a\n    fleet_type: 3pl\n    colour: red\n", 4, "unknown field 'colour'"),
     ("carriers:\n  - id: a\n    fleet_type: 3pl\n    service_levels: [tomorrow]\n", 4, "'tomorrow' is not one of"),
+    ("carriers:\n  - id: a\n    fleet_type: gig\n    couriers: [c-1, c-1]\n", 2, "couriers must be distinct"),
 ])
 def test_invalid_carrier_files_point_at_the_line(text: str, line: int, message: str) -> None:
     with pytest.raises(SourceError, match=message) as info:
@@ -85,7 +88,7 @@ def test_carriers_are_stored_and_replaced(db_url: str) -> None:
 
     bus = make_bus(db_url)
     carriers = load_carriers(EXAMPLE.read_text())
-    assert bus.handle(commands.RegisterCarriers(at=T0, carriers=carriers)) == 4
+    assert bus.handle(commands.RegisterCarriers(at=T0, carriers=carriers)) == 5
     changed = [c for c in load_carriers(EXAMPLE.read_text().replace("daily_capacity: 400", "daily_capacity: 5"))
                if c.id == "rapido"]
     bus.handle(commands.RegisterCarriers(at=T0, carriers=changed))

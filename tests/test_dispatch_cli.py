@@ -27,7 +27,7 @@ def test_rules_check_accepts_examples_and_points_at_bad_lines(tmp_path: Path) ->
     result = runner.invoke(app, ["rules", "check", "--json", str(bad)])
     assert result.exit_code == 1
     assert json.loads(result.stdout) == {"valid": False, "line": 4, "field": "rules[0].when.order.value.lt",
-                                         "error": "must be a number, got 'cheap'"}
+                                         "error": "rule 'a': must be a number, got 'cheap'"}
 
 
 def test_load_dispatch_explain_and_take_down_from_the_cli(tmp_path: Path) -> None:
@@ -71,3 +71,35 @@ def test_bench_dispatch_failover_prints_one_json_object() -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["retendered"] == 5 and data["retendered_to_backup"] == 5 and data["within_simulated_minute"] is True
+
+
+def test_a_gig_courier_lists_accepts_and_declines_offers_from_the_cli(tmp_path: Path) -> None:
+    from baton.dispatch.carriers import Carrier
+    from baton.dispatch.rules import parse_rules
+    from baton.domain.fleet import FleetType
+
+    url = f"sqlite:///{tmp_path / 'b.sqlite'}"
+    bus = make_bus(url)
+    at = local(9)
+    bus.handle(commands.RegisterCarriers(at=at, carriers=[
+        Carrier("zap", "Zap", FleetType.GIG, couriers=("c-ana", "c-bia"), tender_timeout_s=3600)]))
+    bus.handle(commands.LoadDispatchRules(at=at, rules=parse_rules(
+        "version: 1\nrules:\n  - id: gig\n    action: {type: gig}\ndefault: {type: captive}\n")))
+    bus.handle(commands.CreateOrders(at=at, orders=[make_order("o-1"), make_order("o-2")]))
+    assert json.loads(runner.invoke(app, ["dispatch", "run", "--json", "--database-url", url]).stdout) == {
+        "orders": 2, "tendering": 2}
+    listed = json.loads(runner.invoke(app, ["dispatch", "offers", "--driver", "c-ana", "--json",
+                                            "--database-url", url]).stdout)
+    assert [o["order_id"] for o in listed["offers"]] == ["o-1"]
+    result = runner.invoke(app, ["dispatch", "accept", "o-1", "--driver", "c-ana", "--database-url", url])
+    assert result.exit_code == 0 and "order is assigned" in result.stdout, result.output
+    result = runner.invoke(app, ["dispatch", "accept", "o-2", "--driver", "c-ana", "--database-url", url])
+    assert result.exit_code == 1 and "was not offered to driver c-ana" in result.output
+    result = runner.invoke(app, ["dispatch", "decline", "o-2", "--driver", "c-bia", "--reason", "rain",
+                                 "--database-url", url])
+    assert result.exit_code == 0 and "Declined o-2" in result.stdout
+    # declined by c-bia, it went to c-ana; the table shows it
+    result = runner.invoke(app, ["dispatch", "offers", "--driver", "c-ana", "--database-url", url])
+    assert "o-2" in result.stdout and "o-1" not in result.stdout
+    result = runner.invoke(app, ["dispatch", "offers", "--driver", "c-bia", "--all", "--json", "--database-url", url])
+    assert [o["state"] for o in json.loads(result.stdout)["offers"]] == ["rejected"]

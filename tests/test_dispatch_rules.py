@@ -199,3 +199,15 @@ def test_json_rules_are_accepted() -> None:
     text = '{"version": 2, "rules": [{"id": "a", "action": {"type": "gig"}}], "default": {"type": "unassigned"}}'
     r = parse_rules(text)
     assert (r.version, r.rules[0].action.type, r.default.type) == (2, "gig", "unassigned")
+
+
+def test_invalid_rule_errors_name_the_rule_and_the_field() -> None:
+    text = ("version: 1\nrules:\n  - id: ok\n    action: {type: captive}\n  - id: cold-chain\n"
+            "    candidates: {min_rating: 9}\n    action: {type: captive}\n")
+    with pytest.raises(SourceError) as info:
+        parse_rules(text, "policy.yaml")
+    assert str(info.value) == "policy.yaml:6: rules[1].candidates.min_rating: rule 'cold-chain': must be <= 5, got 9"
+    assert (info.value.line, info.value.path) == (6, "rules[1].candidates.min_rating")
+    with pytest.raises(SourceError, match="unknown IANA timezone 'Mars/Base'") as tz:
+        parse_rules("version: 1\ntimezone: Mars/Base\nrules: []\n", "policy.yaml")
+    assert tz.value.line == 2 and tz.value.path == "timezone"

@@ -54,7 +54,7 @@ def test_ingest_positions_etas_and_exceptions_over_http(client: tuple[TestClient
     etas = c.get("/routes/R1/etas").json()
     assert [e["order_id"] for e in etas] == ["o-1", "o-2", "o-3", "o-4"]
     assert all(datetime.fromisoformat(e["eta"]) > now - timedelta(minutes=1) for e in etas)
-    stats = c.get("/execution/stats").json()
+    stats = c.get("/stats").json()
     assert stats["accepted"] == 2 and stats["rejected"] == 1 and stats["eta_updates"] >= 1
 
     # the plan said 08:05 on 2 March 2026: that is long gone, so every stop is at risk

@@ -9,7 +9,7 @@ import pytest
 
 from baton.domain.plan import StopKind
 from baton.domain.values import BreakRule, CostRates, LatLng
-from baton.planning.check import check_plan
+from baton.planning.check import check_costs, check_plan
 from baton.planning.mapping import matrix_points
 from baton.planning.planner import plan_routes
 from baton.planning.problem import PlanningOptions, PlanningProblem
@@ -45,6 +45,8 @@ def test_paid_overtime_serves_every_order_and_is_charged() -> None:
     plan = plan_routes(problem, travel, options)
     matrices = travel.matrices(matrix_points(problem))
     assert check_plan(plan, problem, matrices, overtime_s=2 * 3600) == []
+    assert check_costs(plan, problem, drop_penalty=options.drop_penalty, overtime_per_hour=45.0) == []
+    assert {v.kind for v in check_costs(plan, problem, drop_penalty=options.drop_penalty)} == {"cost"}
     assert plan.unassigned == []
     # the same plan breaks the regular shift: overtime was really used, and the checker sees it
     kinds = {v.kind for v in check_plan(plan, problem, matrices)}

@@ -354,3 +354,6 @@ from baton.adapters import orm_dispatch  # noqa: E402,F401
 
 # isort: split
 from baton.adapters import orm_notify  # noqa: E402,F401
+
+# isort: split
+from baton.adapters import orm_prove  # noqa: E402,F401

@@ -9,7 +9,7 @@ Conventions as in :mod:`baton.adapters.orm` (``org_id`` on every table, aware in
 * ``dispatch_rulesets``: every loaded policy version with its source text; one is ``active``.
 * ``dispatch_processes``: each order's current dispatch state (queue, tried carriers, assignee).
 * ``dispatch_decisions``: every decision with its full explanation (JSON), per order, append-only use.
-* ``tenders``: every offer and its outcome.
+* ``tenders``: every offer and its outcome (``driver_id``: the gig courier it was offered to; migration 0006a).
 * ``carrier_health``: the circuit breaker of each carrier.
 * ``carrier_messages``: ids of inbound status messages already applied (deduplication).
 """
@@ -100,10 +100,12 @@ class TenderRow(Base):
     responded_at: Mapped[datetime | None] = mapped_column()
     reason: Mapped[str | None] = mapped_column(Text)
     price: Mapped[float | None] = mapped_column(Float)
+    driver_id: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (
         Index("ix_tenders_org_id_state_expires_at", "org_id", "state", "expires_at"),
         Index("ix_tenders_org_id_order_id", "org_id", "order_id"),
+        Index("ix_tenders_org_id_driver_id_state", "org_id", "driver_id", "state"),
     )
 
 

@@ -4,25 +4,36 @@ Steps: load a loggibud day (the bundled Brasília day by default) → enrich it 
 (:mod:`baton.demo.enrich`) → register the fleet and create the orders → plan with PyVRP →
 dispatch one wave and run the day on a simulated clock (:mod:`baton.demo.simulate`) →
 compute KPIs from what the database holds → write the HTML report.
+
+Every delivery and failed attempt of the simulated day goes through the driver app's command
+(``ApplyDriverActions``) with a synthetic POD (:mod:`baton.demo.pods`); media are stored in
+``<out>/objects`` (a filesystem object store) and each order's POD page is written to
+``<out>/pods/<order_id>.html`` (:mod:`baton.reporting.pod_pages`), linked from the report.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from baton.adapters.objectstore.fs import FileSystemObjectStore
 from baton.adapters.travel.base import TravelTimeProvider
 from baton.demo.enrich import enrich
-from baton.demo.simulate import SimulationSettings, run_day
+from baton.demo.pods import DemoPods
+from baton.demo.simulate import SimulationSettings, day_commands, run_day
 from baton.domain.plan import Plan
 from baton.intake.loggi import load_loggi_day
 from baton.planning.problem import PlanningOptions
 from baton.reporting.html import write_day_report
 from baton.reporting.kpis import DayKpis, compute_kpis
+from baton.reporting.pod_pages import PodIndex, write_pod_pages
 from baton.service_layer import commands
 from baton.service_layer.bootstrap import bootstrap
 
@@ -55,6 +66,8 @@ class DemoResult:
     database_url: str
     commands_handled: int
     notes: list[str] = field(default_factory=list)
+    pods: PodIndex | None = None
+    pod_seconds: float = 0.0
 
 
 def run_demo(
@@ -72,7 +85,8 @@ def run_demo(
     """Run the main job and return its KPIs, plan and report path.
 
     ``out_dir`` receives ``report.html`` and, unless ``database_url`` is given, a fresh
-    SQLite database ``demo.sqlite`` (recreated on every run). ``limit`` keeps the first N
+    SQLite database ``demo.sqlite`` (recreated on every run), the POD media store ``objects/``
+    and the POD pages ``pods/`` (both emptied first). ``limit`` keeps the first N
     deliveries. ``time_limit_s`` is the planner's budget in seconds;
     ``max_iterations`` (optional) also caps its search iterations, which makes the whole run
     reproducible per seed whatever the machine's load.
@@ -88,6 +102,9 @@ def run_demo(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
         database_url = f"sqlite:///{db_file.resolve()}"
+    for sub in ("objects", "pods"):
+        shutil.rmtree(out_dir / sub, ignore_errors=True)
+    store = FileSystemObjectStore(out_dir / "objects")
 
     ui.stage("Loading the day")
     source = load_loggi_day(day_path or bundled_day())
@@ -111,8 +128,10 @@ def run_demo(
 
     ui.stage("Running the day")
     orders = {o.id: o for o in day.orders}
-    handled = run_day(bus, plan, orders, SimulationSettings(seed=seed),
-                      dispatch_at=day.day_start + timedelta(hours=7, minutes=30), on_step=ui.step)
+    settings, dispatch_at = SimulationSettings(seed=seed), day.day_start + timedelta(hours=7, minutes=30)
+    pods = DemoPods(store, orders, plan, seed)
+    pods.prepare(bus, day_commands(plan, orders, settings, dispatch_at), at=dispatch_at)
+    handled = run_day(bus, plan, orders, settings, dispatch_at=dispatch_at, on_step=ui.step, handle=pods.handle)
 
     ui.stage("Writing the report")
     with bus.uow:
@@ -123,11 +142,21 @@ def run_demo(
         depots = bus.uow.depots.list()
     kpis = compute_kpis(final_orders, stored.routes, vehicles, planning_seconds=planning_seconds,
                         currency=day.vehicles[0].costs.currency)
+    started = _time.perf_counter()
+    with bus.uow:
+        session = getattr(bus.uow, "session", None)
+        assert session is not None, "the demo runs on a SQL unit of work"
+        index = write_pod_pages(out_dir, session, getattr(bus.uow, "org_id", "default"), store,
+                                {o.id: o for o in final_orders}, ZoneInfo(day.timezone))
+    pod_pages_s = _time.perf_counter() - started
+    kpis = dataclasses.replace(kpis, pod_complete_pct=round(index.complete_pct, 1))
     notes = [
         f"Day: {source.name} ({source.region}), {len(day.orders)} deliveries, {len(day.vehicles)} vans; seed {seed}.",
         f"Plan: {len(stored.routes)} routes, {len(stored.unassigned)} unassigned, "
         f"solver {plan.solve_seconds:.1f} s (limit {time_limit_s:.0f} s).",
         "Travel times: great-circle distance × circuity factor at a time-of-day speed profile (no road network).",
+        f"Proof of delivery: {pods.pods} synthetic PODs captured through the driver-app command; "
+        f"{index.verified} of {len(index.links)} custody chains verified ({len(index.invalid)} invalid).",
     ]
     report = write_day_report(
         out_dir / "report.html",
@@ -141,5 +170,6 @@ def run_demo(
         attribution=ATTRIBUTION,
         vehicles=vehicles,
         drivers=drivers,
+        pod_links=index.links,
     )
-    return DemoResult(kpis, stored, report, database_url, handled, notes)
+    return DemoResult(kpis, stored, report, database_url, handled, notes, index, pod_pages_s)

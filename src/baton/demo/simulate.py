@@ -16,7 +16,9 @@ not depend on the order routes are simulated in):
   ``returned_to_depot``.
 
 All commands of all routes are merged by simulated time and sent to the message bus in
-that order, so the database sees the day unfold chronologically.
+that order, so the database sees the day unfold chronologically. The main job sends deliveries
+and failed attempts as driver actions with a POD (``run_day(handle=...)``, :mod:`baton.demo.pods`);
+there a ``not_home`` failure's next step moves the order to ``reattempt`` instead of back to the depot.
 """
 
 from __future__ import annotations
@@ -118,14 +120,20 @@ def run_day(
     settings: SimulationSettings,
     dispatch_at: datetime,
     on_step: Callable[[int, int, datetime], None] | None = None,
+    handle: Callable[[MessageBus, datetime, commands.Command], object] | None = None,
 ) -> int:
     """Send the day's commands through ``bus``; returns how many were handled.
 
     ``on_step(done, total, simulated_now)`` is called after each command (for a progress bar).
+    ``handle(bus, simulated_now, command)``, when given, sends each command instead of ``bus.handle``
+    (the main job's :class:`baton.demo.pods.DemoPods` turns deliveries into driver actions with a POD).
     """
     timeline = day_commands(plan, orders, settings, dispatch_at)
     for k, (instant, command) in enumerate(timeline, start=1):
-        bus.handle(command)
+        if handle is None:
+            bus.handle(command)
+        else:
+            handle(bus, instant, command)
         if on_step is not None:
             on_step(k, len(timeline), instant)
     return len(timeline)

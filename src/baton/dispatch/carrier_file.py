@@ -24,6 +24,7 @@ Document shape::
         tender_timeout_s: 120
         feed_silence_s: 900              # status feed silent this long with open orders -> down (0: never)
         origin: [-15.80, -47.90]         # hub [lat, lng]
+        couriers: [gig-17, gig-42]       # gig couriers (driver ids) Baton offers orders to directly
 
 Every error names the file, line and field.
 """
@@ -51,7 +52,7 @@ from baton.domain.values import LatLng
 CARRIER_FIELDS = (
     "id", "name", "fleet_type", "service_area", "service_levels", "cutoff", "timezone", "daily_capacity",
     "rate_card", "performance", "features", "endpoint", "feed_format", "webhook_secret", "tender_timeout_s",
-    "origin", "active", "feed_silence_s",
+    "origin", "active", "feed_silence_s", "couriers",
 )
 FEED_FORMATS = ("generic", "rapido", "flashbox")
 
@@ -157,6 +158,7 @@ def carrier_from_node(node: Node) -> Carrier:
             tender_timeout_s=node.integer("tender_timeout_s", 300, minimum=1),
             origin=None if origin is None else _latlng(node.doc, (*node.path, "origin"), origin),
             active=node.boolean("active", True), feed_silence_s=node.integer("feed_silence_s", 900, minimum=0),
+            couriers=tuple(node.str_list("couriers", [])),
         )
     except SourceError:
         raise
@@ -203,5 +205,5 @@ def carrier_to_dict(c: Carrier) -> dict[str, Any]:
         **({"webhook_secret": c.webhook_secret} if c.webhook_secret else {}),
         "tender_timeout_s": c.tender_timeout_s,
         **({"origin": [c.origin.lat, c.origin.lng]} if c.origin else {}), "active": c.active,
-        "feed_silence_s": c.feed_silence_s,
+        "feed_silence_s": c.feed_silence_s, **({"couriers": list(c.couriers)} if c.couriers else {}),
     }

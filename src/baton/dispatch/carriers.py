@@ -185,7 +185,9 @@ class Carrier:
     ``tender_timeout_s`` is how long an offer waits for an answer; ``feed_silence_s`` how long its
     status feed may stay silent while it holds open orders before it is considered down (0: never).
     ``features`` are what its vehicles offer (``refrigerated``...). ``webhook_secret`` authenticates
-    its status feed (HMAC).
+    its status feed (HMAC). ``couriers`` (driver ids) makes it a network whose couriers Baton offers
+    orders to directly, one courier at a time (they accept or decline through the API or CLI);
+    otherwise offers go to its ``endpoint``.
 
     Raises:
         ValidationError: on an empty id, a bad timezone, or negative capacity/timeout.
@@ -209,6 +211,7 @@ class Carrier:
     origin: LatLng | None = None
     active: bool = True
     feed_silence_s: int = 900
+    couriers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -218,12 +221,19 @@ class Carrier:
             raise ValidationError(f"carrier {self.id}: daily_capacity must be >= 0")
         if self.feed_silence_s < 0:
             raise ValidationError(f"carrier {self.id}: feed_silence_s must be >= 0")
+        if any(not c for c in self.couriers) or len(set(self.couriers)) != len(self.couriers):
+            raise ValidationError(f"carrier {self.id}: couriers must be distinct, non-empty driver ids")
         if self.tender_timeout_s <= 0:
             raise ValidationError(f"carrier {self.id}: tender_timeout_s must be > 0")
         try:
             ZoneInfo(self.timezone)
         except Exception as exc:
             raise ValidationError(f"carrier {self.id}: unknown timezone {self.timezone!r}") from exc
+
+    @property
+    def offers_to_couriers(self) -> bool:
+        """True when Baton offers this carrier's orders to its ``couriers`` itself (no tender API)."""
+        return bool(self.couriers)
 
     def past_cutoff(self, now: datetime) -> bool:
         """True when ``now`` (aware) is after today's local cut-off."""

@@ -38,6 +38,7 @@ class TenderOffered(Event):
     carrier_id: str
     expires_at: str
     price: float | None = None
+    driver_id: str | None = None  # the gig courier offered to (None: the carrier's tender API)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +48,7 @@ class TenderAccepted(Event):
     order_id: str
     tender_id: str
     carrier_id: str
+    driver_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

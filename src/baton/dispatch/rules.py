@@ -29,10 +29,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import time
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from baton.dispatch.carrier_file import _area
 from baton.dispatch.carriers import ServiceArea
-from baton.dispatch.source import Doc, Node, load_document
+from baton.dispatch.source import Doc, Node, SourceError, load_document
 from baton.domain.fleet import FleetType
 from baton.domain.order import SlaTier
 
@@ -241,25 +242,41 @@ def parse_rules(text: str, source: str = "<text>") -> RuleSet:
     rules: list[Rule] = []
     seen: set[str] = set()
     for rn in root.list_of_nodes("rules", ("id", "description", "when", "candidates", "action")):
-        rule_id = rn.text("id")
-        if rule_id in seen:
-            raise rn.error("id", f"duplicate rule id {rule_id!r}")
-        seen.add(rule_id)
-        conditions: list[Condition] = []
-        if rn.has("when"):
-            when = rn.child("when", ("order", "fleet"))
-            if when.has("order"):
-                conditions += _order_conditions(when.child("order"), zones)
-            if when.has("fleet"):
-                fleet = when.child("fleet", ("captive_full",))
-                conditions.append(Condition("captive_full", "is", fleet.boolean("captive_full"),
-                                            doc.line((*fleet.path, "captive_full"))))
-        cands = _candidates(rn.child("candidates", CANDIDATE_FIELDS)) if rn.has("candidates") else CandidateFilter()
-        rules.append(Rule(rule_id, _action(rn.child("action", ACTION_FIELDS)), tuple(conditions), cands,
-                          rn.text("description", ""), doc.line(rn.path)))
+        try:
+            rules.append(_rule(rn, zones, seen))
+        except SourceError as exc:
+            named = rn.data.get("id")
+            if not isinstance(named, str) or not named.strip():
+                raise
+            raise SourceError(f"rule {named.strip()!r}: {exc.detail}", line=exc.line, path=exc.path,
+                              source=exc.source) from None
     default = _action(root.child("default", ACTION_FIELDS)) if root.has("default") else Action("captive")
-    return RuleSet(version, root.text("name", "dispatch-policy"), tuple(rules), default, zones,
-                   root.text("timezone", "UTC"), text)
+    timezone = root.text("timezone", "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise root.error("timezone", f"unknown IANA timezone {timezone!r}") from exc
+    return RuleSet(version, root.text("name", "dispatch-policy"), tuple(rules), default, zones, timezone, text)
+
+
+def _rule(rn: Node, zones: dict[str, ServiceArea], seen: set[str]) -> Rule:
+    doc = rn.doc
+    rule_id = rn.text("id")
+    if rule_id in seen:
+        raise rn.error("id", f"duplicate rule id {rule_id!r}")
+    seen.add(rule_id)
+    conditions: list[Condition] = []
+    if rn.has("when"):
+        when = rn.child("when", ("order", "fleet"))
+        if when.has("order"):
+            conditions += _order_conditions(when.child("order"), zones)
+        if when.has("fleet"):
+            fleet = when.child("fleet", ("captive_full",))
+            conditions.append(Condition("captive_full", "is", fleet.boolean("captive_full"),
+                                        doc.line((*fleet.path, "captive_full"))))
+    cands = _candidates(rn.child("candidates", CANDIDATE_FIELDS)) if rn.has("candidates") else CandidateFilter()
+    return Rule(rule_id, _action(rn.child("action", ACTION_FIELDS)), tuple(conditions), cands,
+                rn.text("description", ""), doc.line(rn.path))
 
 
 class _ZoneNode(Node):

@@ -45,7 +45,8 @@ class TenderClosed(DomainError):
 
 @dataclass
 class Tender:
-    """One offer. Instants are aware; ``expires_at`` = ``offered_at`` + the carrier's timeout."""
+    """One offer. Instants are aware; ``expires_at`` = ``offered_at`` + the carrier's timeout.
+    ``driver_id``: the gig courier the offer was made to (``None``: made to the carrier's API)."""
 
     id: str
     order_id: str
@@ -56,12 +57,14 @@ class Tender:
     responded_at: datetime | None = None
     reason: str | None = None
     price: float | None = None
+    driver_id: str | None = None
 
     @classmethod
     def offer(cls, tender_id: str, order_id: str, carrier_id: str, at: datetime, timeout_s: int,
-              price: float | None = None) -> Tender:
+              price: float | None = None, driver_id: str | None = None) -> Tender:
         require_aware(at, "at")
-        return cls(tender_id, order_id, carrier_id, at, at + timedelta(seconds=timeout_s), price=price)
+        return cls(tender_id, order_id, carrier_id, at, at + timedelta(seconds=timeout_s), price=price,
+                   driver_id=driver_id)
 
     @property
     def open(self) -> bool:

@@ -172,4 +172,5 @@ class OrderUpdated(Event):
 
 EVENT_TYPES[OrderUpdated.name] = OrderUpdated
 
+from baton.domain import plan_events as _plan_events  # noqa: E402,F401  (registers plan.drafted/plan.published)
 from baton.live import events as _live_events  # noqa: E402,F401  (registers the live events)

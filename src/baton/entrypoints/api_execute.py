@@ -13,7 +13,7 @@ with offset; coordinates WGS84 degrees; ``accuracy_m`` metres; ``speed_mps`` m/s
 * ``GET /exceptions?status=&kind=``, ``GET /exceptions/{id}`` (with its action log),
   ``POST /exceptions/{id}/acknowledge`` ``{"actor", "note"?}``,
   ``POST /exceptions/{id}/resolve`` ``{"actor", "resolution"}``
-* ``GET /execution/stats``: ingest counters and ETA lag percentiles.
+* ``GET /stats`` (mounted: ``/api/v1/execution/stats``): ingest counters and ETA lag percentiles.
 """
 
 from __future__ import annotations
@@ -177,6 +177,6 @@ def resolve(request: Request, exception_id: str, body: ResolveIn) -> dict[str, A
     return get_exception(request, exception_id)
 
 
-@router.get("/execution/stats")
+@router.get("/stats")
 def stats(request: Request) -> dict[str, Any]:
     return _runtime(request).stats()

@@ -37,6 +37,10 @@ from baton.entrypoints.cli_dispatch import dispatch_app, rules_app  # noqa: E402
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(rules_app, name="rules")
 
+from baton.entrypoints.cli_prove import prove_app  # noqa: E402
+
+app.add_typer(prove_app, name="prove")
+
 from baton.entrypoints.cli_live import simulate  # noqa: E402
 
 app.command("simulate")(simulate)

@@ -25,3 +25,11 @@ from baton.entrypoints.cli_live import outcome, replan  # noqa: E402
 
 bench_app.command("replan")(replan)
 bench_app.command("outcome")(outcome)
+
+from baton.entrypoints.cli_bench_dynamic import dynamic  # noqa: E402
+
+bench_app.command("dynamic")(dynamic)
+
+from baton.entrypoints.cli_bench_improve import bench_improve  # noqa: E402
+
+bench_app.command("improve")(bench_improve)

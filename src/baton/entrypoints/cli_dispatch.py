@@ -352,3 +352,7 @@ def fake_carrier(port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1."
             time.sleep(3600)
     except KeyboardInterrupt:
         server.stop()
+
+
+# gig couriers' commands (offers, accept, decline) register themselves on ``dispatch_app``
+from baton.entrypoints import cli_dispatch_offers  # noqa: E402,F401

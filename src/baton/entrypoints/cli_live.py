@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -26,6 +26,15 @@ KPI_LABELS = {
     "told_before_window_pct": "Delayed customers told before window (%)", "delayed": "Delayed customers",
     "undelivered": "Not delivered today", "cancelled": "Cancelled", "new_orders": "New orders during the day",
     "vans_used": "Vans used",
+    "eta_mae_departure_min": "ETA error, published at van departure (MAE, min)",
+    "eta_mae_60min_min": "ETA error, published 60 min before arrival (MAE, min)",
+    "eta_stops": "Stops with an ETA at departure",
+    "exceptions_opened": "Exceptions opened", "exceptions_auto_resolved": "Exceptions auto-resolved",
+    "exceptions_for_dispatcher": "Dispatcher tasks opened", "late_risk_exceptions": "Late-risk exceptions",
+    "wismo_delays_announced_pct": "Late deliveries announced before window (%)",
+    "messages_per_order": "Messages per order", "messages_sent": "Messages sent",
+    "retendered": "Orders re-tendered (carrier down)", "unassigned_orders": "Orders no resource took",
+    "outage_detected_min": "Outage detected after (min)",
 }
 
 
@@ -47,7 +56,8 @@ def _scenario(path: Path | None) -> Scenario:
 
 def simulate(
     day: Annotated[Path | None, typer.Option(help="A loggibud-format day (JSON); default: the bundled day.")] = None,
-    scenario: Annotated[Path | None, typer.Option(help="Disruption scenario (YAML); default: standard.")] = None,
+    scenario: Annotated[Path | None, typer.Option(
+        help="Scenario (YAML file, or a bundled name: standard, hybrid); default: standard.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of disruptions, noise and solver.")] = 1,
     policy: Annotated[str, typer.Option(help="static | manual | baton")] = "baton",
     seconds: Annotated[float, typer.Option(help="Planner time limit for the morning plan, seconds.")] = 20.0,
@@ -69,12 +79,56 @@ def simulate(
     if as_json:
         print(json.dumps({"policy": policy, "seed": seed, **result.kpis}))
         return
-    table = Table(title=f"Simulated day: policy {policy}, seed {seed}, scenario {cfg.scenario.name}")
-    table.add_column("KPI")
-    table.add_column("Value", justify="right")
-    for key, value in result.kpis.items():
-        table.add_row(KPI_LABELS.get(key, key), f"{value:,.2f}" if isinstance(value, float) else f"{value:,}")
-    out.print(table)
+    out.print(kpi_tables(result.kpis, f"Simulated day: policy {policy}, seed {seed}, scenario {cfg.scenario.name}"))
+
+
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "Orders": ("orders", "delivered", "on_time_pct", "late_minutes", "undelivered", "cancelled", "new_orders",
+               "failed_attempts"),
+    "Fleet and cost": ("vans_used", "km", "cost", "cost_per_delivery"),
+    "Execution (ETAs, exceptions)": ("eta_mae_departure_min", "eta_mae_60min_min", "eta_stops",
+                                     "exceptions_opened", "exceptions_auto_resolved",
+                                     "exceptions_for_dispatcher", "late_risk_exceptions"),
+    "Customers (WISMO)": ("delayed", "told_before_window_pct", "wismo_delays_announced_pct",
+                          "messages_per_order", "messages_sent"),
+    "Dispatch": ("unassigned_orders", "retendered", "outage_detected_min"),
+}
+FLEET_ROWS = (("orders", "Orders"), ("on_time_pct", "On time (%)"), ("cost", "Cost (BRL)"),
+              ("cost_per_delivery", "Cost per delivery (BRL)"))
+
+
+def _fmt(value: object) -> str:
+    return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
+
+
+def kpi_tables(kpis: dict[str, float], title: str) -> Group:
+    """The simulator's KPIs as rich tables: one per area, and cost / on-time % by fleet type."""
+    main = Table(title=title)
+    main.add_column("KPI")
+    main.add_column("Value", justify="right")
+    shown = {f"{f}_{k}" for f in ("captive", "3pl", "gig") for k, _ in FLEET_ROWS}
+    for section, keys in SECTIONS.items():
+        present = [k for k in keys if k in kpis]
+        if not present:
+            continue
+        main.add_section()
+        main.add_row(f"[bold]{section}", "")
+        for key in present:
+            main.add_row("  " + KPI_LABELS.get(key, key), _fmt(kpis[key]))
+            shown.add(key)
+    rest = [k for k in kpis if k not in shown]
+    if rest:
+        main.add_section()
+        for key in rest:
+            main.add_row(KPI_LABELS.get(key, key), _fmt(kpis[key]))
+    fleet = Table(title="By fleet type")
+    fleet.add_column("")
+    types = [f for f in ("captive", "3pl", "gig") if kpis.get(f"{f}_orders")]
+    for f in types:
+        fleet.add_column(f, justify="right")
+    for key, label in FLEET_ROWS:
+        fleet.add_row(label, *(_fmt(kpis[f"{f}_{key}"]) for f in types))
+    return Group(main, fleet)
 
 
 def replan(

@@ -17,11 +17,13 @@ from baton.execute.pings import distance_m
 
 @dataclass(frozen=True)
 class GeofenceSettings:
-    """Radii in metres, times in seconds."""
+    """Radii in metres, times in seconds. ``enabled=False``: arrivals and departures come from the driver
+    app only (fixes still give the position for ETAs and the monitor)."""
 
     radius_m: float = 75.0
     exit_radius_m: float = 120.0
     dwell_to_arrive_s: int = 45
+    enabled: bool = True
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,8 @@ class ExecutionService:
             return
         if newer:
             state.observe_route(p.ts, p.lat, p.lng, self.settings.monitor.off_route_m)
+        if not self.settings.geofence.enabled:
+            return
         for ev in state.tracker.update(p.ts, p.lat, p.lng):
             if isinstance(ev, Arrival):
                 driving = int((ev.at - state.leg_started_at).total_seconds()) if state.leg_started_at else 0
@@ -259,6 +261,22 @@ class ExecutionService:
         state = self._vehicle_for_route(route_id)
         return (state.vehicle_id, state.pace) if state is not None else None
 
+    def current_leg(self, route_id: str, now: datetime) -> tuple[datetime, float] | None:
+        """(when the vehicle left for its next stop, how many times its planned leg time that leg takes
+        at the current ETA), for re-planning a vehicle stuck on its leg; ``None`` when untracked, not
+        driving, or the leg has no planned duration."""
+        state = self._vehicle_for_route(route_id)
+        if state is None or not state.in_progress or state.leg_started_at is None or state.tracker.at_stop:
+            return None
+        etas = state.etas(now)
+        k = state.index_of(etas[0].order_id) if etas else None
+        if k is None or k < state.next_index:
+            return None
+        planned = sum(s.leg_duration_s for s in state.stops[state.next_index:k + 1])
+        if planned <= 0:
+            return None
+        return state.leg_started_at, (etas[0].eta - state.leg_started_at).total_seconds() / planned
+
     # -- events from the bus (geofence or driver app alike) -----------------------------
     def _vehicle_for_route(self, route_id: str) -> VehicleState | None:
         vehicle_id = self._by_route.get(route_id)
@@ -287,7 +305,7 @@ class ExecutionService:
         state = self._vehicle_for_route(event.route_id)
         if state is not None:
             state.service_done.add(event.order_id)
-            if state.last_fix is None:  # no GPS: the driver app's departure is all we know
+            if state.last_fix is None or not self.settings.geofence.enabled:  # the driver app's departure
                 state.tracker.at_stop = None
                 state.departed(event.order_id, event.occurred_at)
             self._dirty.setdefault(state.vehicle_id, time.monotonic())

@@ -123,6 +123,27 @@ class ReloadDone(Event):
     order_ids: list[str]
 
 
+@dataclass(frozen=True, kw_only=True)
+class LivePlanImproved(Event):
+    """A background improvement ran: ``published`` tells whether its plan replaced the live one
+    (else ``reason``); costs in the plan currency (routes + churn + unserved orders), ``routes``
+    the changed route ids, ``moved``/``retimed`` the churn, ``served`` formerly unassigned orders."""
+
+    name: ClassVar[str] = "live.plan_improved"
+    aggregate: ClassVar[str] = "plan"
+    plan_id: str
+    published: bool
+    reason: str
+    current_cost: float
+    candidate_cost: float
+    gain_pct: float
+    routes: list[str]
+    moved: list[str]
+    retimed: list[str]
+    served: list[str]
+    seconds: float
+
+
 for _cls in (BreakTaken, ReloadDone, OrderInserted, OrderLeftUnassigned, OrderReassigned, RouteReplanned,
-             TrafficReported, VehicleBrokeDown, DelayNotified):
+             TrafficReported, VehicleBrokeDown, DelayNotified, LivePlanImproved):
     EVENT_TYPES[_cls.name] = _cls

@@ -192,8 +192,11 @@ def remove_order(plan: LivePlan, order_id: str) -> str | None:
     return route.id
 
 
-def _score(t: Timeline) -> tuple[int, float]:
-    return (len(t.issues), t.late_s * LATE_WEIGHT + t.cost)
+def _score(t: Timeline) -> tuple[int, int, float]:
+    # rules other than lateness (a parcel not on board, capacity, shift...) come first: re-sequencing
+    # never trades a late stop for a stop the van cannot serve at all
+    late = sum(1 for v in t.visits if v.late_s > 0 and v.item != RELOAD)
+    return (len(t.issues) - late, len(t.issues), t.late_s * LATE_WEIGHT + t.cost)
 
 
 def resequence(plan: LivePlan, route: LiveRoute, max_evals: int = 300) -> bool:

@@ -31,6 +31,7 @@ from baton.domain.values import Size
 from baton.planning.problem import PlanningProblem
 
 _SLACK_S = 1e-6
+_DIMENSIONS = ("parcels", "weight_kg", "volume_l")
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,38 @@ class Violation:
     """One broken rule: ``kind`` is a short code (``capacity``, ``window``, ``leg``,
     ``arrival``, ``service``, ``duplicate``, ``missing``, ``unknown``, ``features``,
     ``shift_start``, ``shift_end``, ``working_time``, ``break``, ``distance``, ``depot``,
-    ``driver``, ``vehicle``, ``sequence``, ``orders_per_route``, ``reload``); ``route_id``/``order_id``
-    are ``None`` when the rule is not about one route/order."""
+    ``driver``, ``vehicle``, ``sequence``, ``orders_per_route``, ``reload``, ``kind``, ``transfer``,
+    ``cost``); ``route_id``/``order_id`` are ``None`` when the rule is not about one route/order."""
 
     route_id: str | None
     order_id: str | None
     kind: str
     message: str
+
+
+def _trip_overload(trip: list[tuple[Size, str]], capacity: Size) -> dict[str, float]:
+    """Dimensions whose load exceeds ``capacity`` somewhere on a trip, with the peak load: the
+    vehicle leaves with every ``delivery``, drops each, collects each ``return``, loads each
+    transfer at its ``load`` stop and unloads it at its ``unload`` stop."""
+    load = [sum(getattr(size, n) for size, role in trip if role == "delivery") for n in _DIMENSIONS]
+    peak = list(load)
+    for size, role in trip:
+        sign = 1 if role in ("return", "load") else -1
+        load = [a + sign * getattr(size, n) for a, n in zip(load, _DIMENSIONS, strict=True)]
+        peak = [max(p, a) for p, a in zip(peak, load, strict=True)]
+    return {n: p for n, p in zip(_DIMENSIONS, peak, strict=True) if p > getattr(capacity, n) + 1e-9}
+
+
+def _transfers(plan: Plan, problem: PlanningProblem) -> list[Violation]:
+    """Both orders of a transfer routed (on one route) or both unassigned."""
+    where = {o: r.id for r in plan.routes for o in r.order_ids}
+    out = []
+    for pickup, delivery in problem.transfers:
+        a, b = where.get(pickup), where.get(delivery)
+        if a != b:
+            out.append(Violation(a or b, pickup, "transfer", f"transfer {pickup}->{delivery}: pickup on route {a}, "
+                                                             f"delivery on route {b}"))
+    return out
 
 
 def _accounting(plan: Plan, orders: dict[str, tuple[int, Order]]) -> list[Violation]:
@@ -90,7 +116,10 @@ def _check_route(route: Route, vehicle: Vehicle, driver: Driver | None, problem:
     end_index, end_depot = depots[route.end_depot_id]
     capabilities = vehicle.features | (driver.skills if driver else frozenset())
 
-    load = Size(0, 0.0, 0.0)
+    trip: list[tuple[Size, str]] = []
+    loads = {p: orders[p][1].size for p, _ in problem.transfers if p in orders}
+    unloads = {d: p for p, d in problem.transfers}
+    loaded: set[str] = set()
     here, clock, metres, breaks = start_index, route.start.timestamp(), 0, []
     reloads = 0
     for k, stop in enumerate(route.stops, start=1):
@@ -115,10 +144,11 @@ def _check_route(route: Route, vehicle: Vehicle, driver: Driver | None, problem:
             if departure - arrival < start_depot.loading_time_s - _SLACK_S:
                 bad("reload", f"reload #{k} takes {departure - arrival:.0f} s, loading needs "
                               f"{start_depot.loading_time_s} s")
-            over = load.exceeded_dimensions(vehicle.capacity)
+            over = _trip_overload(trip, vehicle.capacity)
             if over:
                 bad("capacity", f"trip before reload #{k} exceeds capacity in {', '.join(over)}")
-            load = Size(0, 0.0, 0.0)
+            trip = []
+            loaded = set()
             metres += leg_m
             here, clock = start_index, departure
             reloads += 1
@@ -145,7 +175,20 @@ def _check_route(route: Route, vehicle: Vehicle, driver: Driver | None, problem:
         missing = order.required_features - capabilities
         if missing:
             bad("features", f"{order.id} needs {', '.join(sorted(missing))}", order.id)
-        load = load + order.size
+        collects = order.id in problem.pickups or order.id in loads
+        if (stop.kind == StopKind.PICKUP) != collects:
+            bad("kind", f"{order.id} is {'collected' if collects else 'delivered'} but its stop is a "
+                        f"{stop.kind.value}", order.id)
+        if order.id in unloads:
+            if unloads[order.id] not in loaded:
+                bad("transfer", f"{order.id} is handed over before {unloads[order.id]} is picked up on this trip",
+                    order.id)
+            trip.append((loads.get(unloads[order.id], order.size), "unload"))
+        elif order.id in loads:
+            loaded.add(order.id)
+            trip.append((order.size, "load"))
+        else:
+            trip.append((order.size, "return" if order.id in problem.pickups else "delivery"))
         metres += leg_m
         here, clock = point, departure
 
@@ -157,10 +200,10 @@ def _check_route(route: Route, vehicle: Vehicle, driver: Driver | None, problem:
         bad("distance", f"route distance {route.distance_m} m, legs add up to {metres + back_m} m")
     if reloads > max_reloads:
         bad("reload", f"{reloads} reloads, at most {max_reloads} allowed")
-    over = load.exceeded_dimensions(vehicle.capacity)
+    over = _trip_overload(trip, vehicle.capacity)
     if over:
         bad("capacity", "load exceeds capacity in " + ", ".join(
-            f"{n} {getattr(load, n):g} > {getattr(vehicle.capacity, n):g}" for n in over))
+            f"{n} {peak:g} > {getattr(vehicle.capacity, n):g}" for n, peak in over.items()))
 
     begin = route.start.timestamp() - start_depot.loading_time_s
     earliest = [t.timestamp() for t in (start_depot.opens, driver.shift_start if driver else None) if t]
@@ -203,7 +246,11 @@ def check_plan(
 
     Checks: each order routed at most once and either routed or unassigned exactly once; each
     vehicle and driver on at most one route, and a driver on every route when the problem has
-    drivers; per route: its depots, load per dimension <= capacity, every leg equal to the
+    drivers; per route: its depots, load per dimension <= capacity at every point of every trip (the vehicle
+    leaves with the trip's deliveries and collects the returns, ``problem.pickups``, whose stops
+    must be ``pickup`` stops; a transfer's goods, the pickup order's size, are on board from its
+    ``pickup`` stop to the delivery order's stop, which must come later on the same trip, and
+    both orders of a transfer are routed on one route or both unassigned), every leg equal to the
     matrix's, every arrival reachable from the previous departure, full service time, service
     starting in one of the order's windows (with ``hard_time_windows=False`` only not before a
     window opens), features/skills, work beginning after shift start and depot opening, return
@@ -223,7 +270,7 @@ def check_plan(
     orders = {o.id: (j, o) for j, o in enumerate(problem.orders)}
     vehicles = {v.id: v for v in problem.vehicles}
     drivers = {d.id: d for d in problem.drivers}
-    out = _accounting(plan, orders)
+    out = _accounting(plan, orders) + _transfers(plan, problem)
     for kind, ids in (("vehicle", [r.vehicle_id for r in plan.routes]),
                       ("driver", [r.driver_id for r in plan.routes if r.driver_id])):
         for ident, n in Counter(ids).items():
@@ -244,4 +291,78 @@ def check_plan(
                                  f"{len(route.order_ids)} orders > cap {max_orders_per_route}"))
         out.extend(_check_route(route, vehicle, driver, problem, matrices, orders, hard_time_windows,
                                 overtime_s, max_reloads))
+    return out
+
+
+def _regular_s(route: Route, driver: Driver | None, problem: PlanningProblem) -> float:
+    """Working time paid at the regular rate: the driver's limit, within the shift and depot hours."""
+    if driver is None:
+        return math.inf
+    depots = {d.id: d for d in problem.depots}
+    opens = [t.timestamp() for t in (driver.shift_start, depots[route.start_depot_id].opens) if t]
+    closes = [t.timestamp() for t in (driver.shift_end, depots[route.end_depot_id].closes) if t]
+    return min(driver.max_working_time_s, min(closes) - max(opens))
+
+
+def _late_s(arrival: float, order: Order) -> float:
+    """Seconds a service start is after the order's windows closed (0 inside a window)."""
+    windows = [(w.start.timestamp(), w.end.timestamp()) for w in order.time_windows]
+    if any(s - _SLACK_S <= arrival <= e + _SLACK_S for s, e in windows):
+        return 0.0
+    ended = [e for _, e in windows if e < arrival]
+    return arrival - max(ended) if ended else 0.0
+
+
+def check_costs(
+    plan: Plan,
+    problem: PlanningProblem,
+    *,
+    drop_penalty: float,
+    lateness_penalty_per_hour: float = 0.0,
+    overtime_per_hour: float = 0.0,
+    tolerance: float = 1e-6,
+) -> list[Violation]:
+    """Every cost ``plan`` reports wrongly, recomputed from the vehicles' rates and the plan's own
+    (checked by :func:`check_plan`) distances and times; money in ``problem.currency``.
+
+    Per route: ``cost = fixed_per_day + per_km x km + per_hour x working hours + overtime_per_hour
+    x overtime hours``, working time running from the start of loading (``route.start`` less the
+    start depot's loading time) to ``route.end`` and overtime being the part beyond the driver's
+    ``max_working_time_s`` or shift length (within depot hours). Plan: ``cost.fixed``,
+    ``cost.distance``, ``cost.time`` are the sums over routes; ``cost.penalties`` is
+    ``drop_penalty x priority`` per unassigned order plus ``lateness_penalty_per_hour`` x hours
+    of service starting after the order's last window closed. Kind ``cost``; never raises.
+    """
+    out: list[Violation] = []
+    vehicles = {v.id: v for v in problem.vehicles}
+    drivers = {d.id: d for d in problem.drivers}
+    depots = {d.id: d for d in problem.depots}
+    orders = {o.id: o for o in problem.orders}
+    fixed = distance = time_money = late_s = 0.0
+    for route in plan.routes:
+        vehicle = vehicles.get(route.vehicle_id)
+        if vehicle is None or route.start_depot_id not in depots:
+            continue  # reported by check_plan
+        driver = drivers.get(route.driver_id) if route.driver_id else None
+        worked = route.end.timestamp() - route.start.timestamp() + depots[route.start_depot_id].loading_time_s
+        overtime = max(0.0, worked - _regular_s(route, driver, problem))
+        rates = vehicle.costs
+        parts = (rates.fixed_per_day, rates.per_km * route.distance_m / 1000,
+                 rates.per_hour * worked / 3600 + overtime_per_hour * overtime / 3600)
+        if abs(route.cost - sum(parts)) > tolerance * max(1.0, sum(parts)):
+            out.append(Violation(route.id, None, "cost", f"route cost {route.cost:.6f}, rates give {sum(parts):.6f} "
+                                                         f"{problem.currency}"))
+        fixed, distance, time_money = fixed + parts[0], distance + parts[1], time_money + parts[2]
+        late_s += sum(_late_s(s.planned_arrival.timestamp(), orders[s.order_id])
+                      for s in route.stops if s.order_id in orders)
+    dropped = sum(drop_penalty * orders[u.order_id].priority for u in plan.unassigned if u.order_id in orders)
+    expected = {"fixed": fixed, "distance": distance, "time": time_money,
+                "penalties": dropped + lateness_penalty_per_hour * late_s / 3600}
+    for name, value in expected.items():
+        reported = getattr(plan.cost, name)
+        if abs(reported - value) > tolerance * max(1.0, value):
+            out.append(Violation(None, None, "cost", f"cost.{name} {reported:.6f}, recomputed {value:.6f} "
+                                                     f"{problem.currency}"))
+    if plan.cost.currency != problem.currency:
+        out.append(Violation(None, None, "cost", f"plan in {plan.cost.currency}, problem in {problem.currency}"))
     return out

@@ -22,7 +22,7 @@ from baton.domain.fleet import Driver, Vehicle
 from baton.domain.order import Order
 from baton.domain.plan import CostBreakdown, Plan, Route, UnassignedOrder
 from baton.domain.values import LatLng
-from baton.planning.mapping import PlanningError, pair_drivers
+from baton.planning.mapping import PlanningError, check_pickups, pair_drivers
 from baton.planning.planner import plan_routes
 from baton.planning.problem import PlanningOptions, PlanningProblem
 
@@ -75,7 +75,8 @@ def split_problem(problem: PlanningProblem, part_size: int = DEFAULT_PART_SIZE) 
     to their parcels.
 
     Raises:
-        PlanningError: no depot or vehicle, ``part_size`` < 1, or no crew at all.
+        PlanningError: no depot or vehicle, ``part_size`` < 1, no crew at all, or a transfer whose
+            two orders fall in different parts.
     """
     if part_size < 1:
         raise PlanningError(f"part_size must be >= 1, got {part_size}")
@@ -103,7 +104,14 @@ def split_problem(problem: PlanningProblem, part_size: int = DEFAULT_PART_SIZE) 
             k += count
             vehicles: list[Vehicle] = [v for v, _ in chunk]
             drivers: list[Driver] = [d for _, d in chunk if d is not None]
-            out.append(replace(problem, orders=part, vehicles=vehicles, drivers=drivers))
+            ids = {o.id for o in part}
+            split = [f"{a}->{b}" for a, b in problem.transfers if (a in ids) != (b in ids)]
+            if split:
+                raise PlanningError(f"transfers: {', '.join(split[:5])} fall in different parts of the day; "
+                                    f"plan it with a larger part size")
+            out.append(replace(problem, orders=part, vehicles=vehicles, drivers=drivers,
+                               pickups=problem.pickups & ids,
+                               transfers=[t for t in problem.transfers if t[0] in ids]))
     return out
 
 
@@ -126,6 +134,7 @@ def plan_large(
         PlanningError: see :func:`split_problem` and :func:`plan_routes`.
         TravelTimeError: when the travel provider fails.
     """
+    check_pickups(problem)
     if len(problem.orders) <= part_size:
         return plan_routes(problem, travel, options, on_progress)
     started = time.perf_counter()

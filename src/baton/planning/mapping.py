@@ -19,6 +19,7 @@ explainer and the planner share one reading of the problem:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -124,6 +125,65 @@ def capacity_units(size: Size) -> tuple[int, int, int]:
         math.floor(size.weight_kg * WEIGHT_SCALE + _EPS),
         math.floor(size.volume_l * VOLUME_SCALE + _EPS),
     )
+
+
+def check_pickups(problem: PlanningProblem) -> None:
+    """Refuse returns and transfers the model cannot plan faithfully (see :class:`PlanningProblem`).
+
+    Raises:
+        PlanningError: when a ``problem.pickups`` or ``problem.transfers`` id is not an order, a
+            transfer joins an order to itself, an order is in two transfers or is both a return
+            and part of a transfer, or an order of a transfer has more than one time window.
+    """
+    orders = {o.id: o for o in problem.orders}
+    unknown = sorted(problem.pickups - set(orders))
+    if unknown:
+        raise PlanningError(f"pickups: unknown order id(s) {', '.join(unknown[:5])}")
+    seen: set[str] = set()
+    for pickup, delivery in problem.transfers:
+        for ident in (pickup, delivery):
+            if ident not in orders:
+                raise PlanningError(f"transfers: unknown order id {ident!r} in {pickup}->{delivery}")
+            if ident in seen or ident in problem.pickups or pickup == delivery:
+                raise PlanningError(f"transfers: order {ident} is in another transfer, is a return, "
+                                    f"or is both ends of {pickup}->{delivery}")
+            if len(orders[ident].time_windows) > 1:
+                raise PlanningError(f"transfers: order {ident} of {pickup}->{delivery} has several time "
+                                    "windows; a transfer step takes one")
+            seen.add(ident)
+
+
+def trip_peak_load(problem: PlanningProblem, trip: Sequence[int]) -> tuple[int, ...]:
+    """The most a vehicle holds, per dimension (:func:`demand_units`), on a trip serving the
+    orders ``trip`` (indices) in that order: it leaves with every delivery of the trip, drops
+    each delivery and collects each return (``problem.pickups``) as it goes; a transfer's goods
+    (its pickup order's ``size``) are loaded at the pickup and unloaded at the delivery."""
+    carried: dict[str, int] = {}
+    if problem.transfers:
+        index = {o.id: j for j, o in enumerate(problem.orders)}
+        carried = {d: index[p] for p, d in problem.transfers}
+        carried.update({p: index[p] for p, _ in problem.transfers})
+    load = [0, 0, 0]
+    moves = []
+    for j in trip:
+        ident = problem.orders[j].id
+        units = demand_units(problem.orders[carried.get(ident, j)].size)
+        loaded = ident in problem.pickups or (ident in carried and carried[ident] == j)
+        moves.append(units if loaded else tuple(-u for u in units))
+        if not loaded and ident not in carried:
+            load = [a + u for a, u in zip(load, units, strict=True)]
+    peak = list(load)
+    for move in moves:
+        load = [a + m for a, m in zip(load, move, strict=True)]
+        peak = [max(p, a) for p, a in zip(peak, load, strict=True)]
+    return tuple(peak)
+
+
+def transfer_partners(problem: PlanningProblem) -> dict[int, int]:
+    """Order index -> the index of the other order of its transfer (both directions)."""
+    index = {o.id: j for j, o in enumerate(problem.orders)}
+    pairs = [(index[p], index[d]) for p, d in problem.transfers]
+    return {**dict(pairs), **{d: p for p, d in pairs}}
 
 
 def window_bounds(order: Order, day_start: datetime) -> list[tuple[int, int]]:

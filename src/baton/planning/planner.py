@@ -1,8 +1,9 @@
 """The planner's one entry point: :func:`plan_routes` turns a :class:`PlanningProblem` into a
 :class:`~baton.domain.plan.Plan` with PyVRP, explaining every order it leaves out.
 
-After solving, each route is re-timed from the matrices (:func:`simulate`), the drivers'
-breaks are placed (:func:`schedule`), and the result is verified (:func:`timeline_issues`);
+After solving, each route is re-timed from the matrices (:func:`~baton.planning.timeline.simulate`),
+the drivers' breaks are placed (:func:`~baton.planning.timeline.schedule`), and the result is
+verified (:func:`~baton.planning.timeline.timeline_issues`);
 a stop that still breaks a hard rule is dropped with a reason, never kept silently.
 """
 
@@ -12,9 +13,8 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from itertools import pairwise
 from uuid import uuid4
 
 from pyvrp import (
@@ -27,19 +27,18 @@ from pyvrp import (
 )
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, StoppingCriterion
 
-from baton.adapters.travel.base import TravelMatrices, TravelTimeProvider
+from baton.adapters.travel.base import TravelTimeProvider
 from baton.domain.plan import CostBreakdown, Plan, Route, Stop, StopKind, UnassignedOrder
 from baton.planning.mapping import (
     Crew,
     PlanningError,
     break_safe_windows,
     build_crews,
-    capacity_units,
-    demand_units,
+    check_pickups,
     from_clock,
-    order_point,
     problem_matrices,
     resolve_day_start,
+    transfer_partners,
     window_bounds,
 )
 from baton.planning.parallel import ParallelResult, default_workers, parallel_solve
@@ -52,6 +51,17 @@ from baton.planning.pyvrp_model import (
     solved_routes,
 )
 from baton.planning.reasons import explain_unassigned
+from baton.planning.timeline import (  # noqa: F401 - re-exported: they lived here before
+    Reload,
+    ScheduleContext,
+    Timeline,
+    Visit,
+    schedule,
+    service_start,
+    simulate,
+    time_cost,
+    timeline_issues,
+)
 
 __all__ = ["PlanningError", "plan_routes"]
 
@@ -82,198 +92,6 @@ class _Progress(IteratedLocalSearchCallbacks):  # type: ignore[misc]
             self._last = now
             elapsed = now - self._start
             self._report(elapsed, min(1.0, elapsed / self._limit))
-
-
-@dataclass(frozen=True)
-class Visit:
-    """A served order on a timeline: ``start_s`` is the service start (after any waiting),
-    ``end_s`` the departure, ``leg_m``/``leg_s`` the drive from the previous position and
-    ``late_s`` the seconds after the chosen window closed (0 with hard windows)."""
-
-    order: int
-    start_s: int
-    end_s: int
-    leg_m: int
-    leg_s: int
-    late_s: int = 0
-
-
-@dataclass(frozen=True)
-class Reload:
-    """A return to the start depot to reload after the first ``after`` visits: the drive
-    (``leg_m``, ``leg_s``) from the last visit, arrival ``start_s`` and departure ``end_s``
-    (after the depot's loading time)."""
-
-    after: int
-    start_s: int
-    end_s: int
-    leg_m: int
-    leg_s: int
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """A crew's day in clock seconds: work begins at ``begin_s`` (loading first), the vehicle
-    leaves the depot at ``begin_s + loading``, visits ``visits`` and is back at ``end_s``.
-    ``breaks`` are ``(after_visits, start_s, end_s)``: taken where the vehicle stands after its
-    first ``after_visits`` visits (0 = at the depot). ``missed`` lists orders whose every window
-    had closed on arrival (only with hard windows)."""
-
-    crew: Crew
-    begin_s: int
-    visits: tuple[Visit, ...]
-    breaks: tuple[tuple[int, int, int], ...]
-    end_s: int
-    return_m: int
-    return_s: int
-    missed: tuple[int, ...]
-    reloads: tuple[Reload, ...] = ()
-
-    @property
-    def distance_m(self) -> int:
-        return sum(v.leg_m for v in self.visits) + sum(r.leg_m for r in self.reloads) + self.return_m
-
-    @property
-    def driving_s(self) -> int:
-        return sum(v.leg_s for v in self.visits) + sum(r.leg_s for r in self.reloads) + self.return_s
-
-    @property
-    def trips(self) -> list[tuple[Visit, ...]]:
-        """The visits of each trip (split at the reloads), in order."""
-        cuts = [0, *(r.after for r in self.reloads), len(self.visits)]
-        return [self.visits[a:b] for a, b in pairwise(cuts)]
-
-    def departure_after(self, position: int) -> int:
-        """When the vehicle leaves the position after its first ``position`` visits (after a
-        reload there, if any), seconds."""
-        reload = next((r for r in self.reloads if r.after == position), None)
-        if reload is not None:
-            return reload.end_s
-        return self.visits[position - 1].end_s if position else self.begin_s + self.crew.loading_s
-
-
-@dataclass(frozen=True)
-class ScheduleContext:
-    """What scheduling needs besides the crew: the problem, its matrices, every order's
-    :func:`window_bounds` (by order index), whether windows are hard and the cap on orders
-    per route (``None`` = no cap)."""
-
-    problem: PlanningProblem
-    matrices: TravelMatrices
-    windows: list[list[tuple[int, int]]]
-    hard_time_windows: bool = True
-    max_orders_per_route: int | None = None
-
-
-def service_start(windows: list[tuple[int, int]], arrival_s: int, hard: bool) -> tuple[int, int] | None:
-    """``(service start, lateness)`` in seconds for a vehicle arriving at ``arrival_s``: the
-    earliest start in a window still open; with soft windows and all closed, start at once and
-    be late by the time since the last window closed; ``None`` when hard and all closed."""
-    starts = [max(arrival_s, early) for early, late in windows if late >= arrival_s]
-    if starts:
-        return min(starts), 0
-    if hard or not windows:
-        return None
-    return arrival_s, arrival_s - max(late for _, late in windows)
-
-
-def simulate(ctx: ScheduleContext, crew: Crew, sequence: list[int], begin_s: int,
-             breaks_after: tuple[int, ...] = (), reloads_after: tuple[int, ...] = ()) -> Timeline:
-    """The timeline of ``crew`` serving the orders ``sequence`` (order indices) from
-    ``begin_s``, with a break of the driver's rule after each position in ``breaks_after`` and
-    a reload at the start depot (drive there, its loading time) after each position in
-    ``reloads_after`` (a break at the same position is taken after the reload).
-    Never raises for lateness: missed windows are listed in :attr:`Timeline.missed`."""
-    rule_s = crew.break_rule.duration_s if crew.break_rule else 0
-    t = begin_s + crew.loading_s
-    here = crew.start_depot
-    visits, breaks, missed, reloads = [], [], [], []
-    if 0 in breaks_after:
-        breaks.append((0, t, t + rule_s))
-        t += rule_s
-    for k, o in enumerate(sequence, start=1):
-        point = order_point(ctx.problem, o)
-        metres, secs = crew.leg(ctx.matrices, here, point)
-        start = service_start(ctx.windows[o], t + secs, ctx.hard_time_windows)
-        if start is None:
-            missed.append(o)
-            start = (t + secs, 0)
-        end = start[0] + ctx.problem.orders[o].service_time_s
-        visits.append(Visit(o, start[0], end, metres, secs, start[1]))
-        t, here = end, point
-        if k in reloads_after and k < len(sequence):
-            metres, secs = crew.leg(ctx.matrices, here, crew.start_depot)
-            reloads.append(Reload(k, t + secs, t + secs + crew.loading_s, metres, secs))
-            t, here = t + secs + crew.loading_s, crew.start_depot
-        if k in breaks_after:
-            breaks.append((k, t, t + rule_s))
-            t += rule_s
-    metres, secs = crew.leg(ctx.matrices, here, crew.end_depot)
-    return Timeline(crew, begin_s, tuple(visits), tuple(breaks), t + secs, metres, secs, tuple(missed),
-                    tuple(reloads))
-
-
-def schedule(ctx: ScheduleContext, crew: Crew, sequence: list[int], begin_s: int,
-             reloads_after: tuple[int, ...] = ()) -> Timeline:
-    """:func:`simulate` with the driver's breaks placed.
-
-    PyVRP 0.14 has no breaks, so the model withholds the time of the breaks a shift may need
-    (:attr:`Crew.reserved_break_s`) and they are placed here, one at a time: each break goes
-    at a stop boundary where work since the route began (or the previous break ended) is at
-    most ``after_work_s``; among those boundaries, the one missing fewest windows and ending
-    the route earliest wins (a break taken before a stop where the vehicle would wait anyway
-    costs nothing: the waiting absorbs it), ties going to the latest boundary. The result may
-    still miss a window or overrun the shift: :func:`timeline_issues` reports it.
-    """
-    timeline = simulate(ctx, crew, sequence, begin_s, (), reloads_after)
-    rule = crew.break_rule
-    if rule is None:
-        return timeline
-    placed: tuple[int, ...] = ()
-    while True:
-        segment_start = timeline.breaks[-1][2] if timeline.breaks else begin_s
-        if timeline.end_s - segment_start <= rule.after_work_s:
-            return timeline
-        first = placed[-1] + 1 if placed else 0
-        candidates = [p for p in range(first, len(sequence) + 1)
-                      if timeline.departure_after(p) - segment_start <= rule.after_work_s]
-        if not candidates:
-            return timeline
-        best: tuple[tuple[int, int], Timeline, int] | None = None
-        for p in reversed(candidates):
-            trial = simulate(ctx, crew, sequence, begin_s, (*placed, p), reloads_after)
-            key = (len(trial.missed), trial.end_s)
-            if best is None or key < best[0]:
-                best = (key, trial, p)
-        assert best is not None
-        timeline, placed = best[1], (*placed, best[2])
-
-
-def timeline_issues(ctx: ScheduleContext, timeline: Timeline) -> list[tuple[int | None, str]]:
-    """Hard-constraint violations of a timeline as ``(order index or None, message)``: missed
-    windows first (naming the order), then load, shift end, working time and break spacing."""
-    crew, problem = timeline.crew, ctx.problem
-    issues: list[tuple[int | None, str]] = [
-        (o, "no room for the driver's break before its time window closes") for o in timeline.missed]
-    cap = capacity_units(crew.vehicle.capacity)
-    for trip in timeline.trips:
-        load = [sum(dim) for dim in zip(*(demand_units(problem.orders[v.order].size)
-                                          for v in trip), strict=True)] if trip else []
-        if any(x > c for x, c in zip(load, cap, strict=True)):
-            issues.append((None, f"vehicle {crew.vehicle.id} capacity exceeded"))
-            break
-    if ctx.max_orders_per_route is not None and len(timeline.visits) > ctx.max_orders_per_route:
-        issues.append((None, f"route of {crew.vehicle.id} has too many orders"))
-    if timeline.end_s > crew.latest_end_s:
-        issues.append((None, f"route of {crew.vehicle.id} would end after the shift"))
-    if timeline.end_s - timeline.begin_s > crew.max_working_s:
-        issues.append((None, f"route of {crew.vehicle.id} would exceed the working time"))
-    if crew.break_rule is not None:
-        starts = [timeline.begin_s] + [b[2] for b in timeline.breaks]
-        ends = [b[1] for b in timeline.breaks] + [timeline.end_s]
-        if any(e - s > crew.break_rule.after_work_s for s, e in zip(starts, ends, strict=True)):
-            issues.append((None, f"no place for the break of the driver of {crew.vehicle.id}"))
-    return issues
 
 
 def _parallel_params(data: ProblemData) -> SolveParams:
@@ -309,19 +127,18 @@ def _repair(ctx: ScheduleContext, crew: Crew, orders: list[int], begin_s: int,
             return timeline
         culprit = next((o for o, _ in issues if o is not None), sequence[-1])
         message = next((m for o, m in issues if o == culprit), issues[0][1])
-        log.warning("order %s dropped after solving: %s", ctx.problem.orders[culprit].id, message)
-        dropped[culprit] = f"dropped after solving: {message}"
-        gone = sequence.index(culprit)
-        sequence.remove(culprit)
-        reloads = tuple(sorted({r - (r > gone) for r in reloads} - {0, len(sequence)}))
+        partner = ctx.partners.get(culprit)
+        for gone_order in (culprit, partner):
+            if gone_order is None or gone_order not in sequence:
+                continue
+            why = message if gone_order == culprit else f"{message} (at {ctx.problem.orders[culprit].id}, " \
+                                                          "the other end of its transfer)"
+            log.warning("order %s dropped after solving: %s", ctx.problem.orders[gone_order].id, why)
+            dropped[gone_order] = f"dropped after solving: {why}"
+            gone = sequence.index(gone_order)
+            sequence.remove(gone_order)
+            reloads = tuple(sorted({r - (r > gone) for r in reloads} - {0, len(sequence)}))
     return None
-
-
-def time_cost(timeline: Timeline) -> float:
-    """Money for a route's time: ``per_hour`` x hours from the start of loading to the return,
-    plus ``overtime_per_hour`` x hours beyond the crew's regular working time."""
-    crew, route_s = timeline.crew, timeline.end_s - timeline.begin_s
-    return (crew.vehicle.costs.per_hour * route_s + crew.overtime_per_hour * crew.overtime_worked_s(route_s)) / 3600
 
 
 def balanced(options: PlanningOptions, problem: PlanningProblem, crews: list[Crew]) -> PlanningOptions:
@@ -358,11 +175,12 @@ def _route(timeline: Timeline, route_id: str, plan_id: str, day_start: datetime,
             stops.append(Stop(len(stops) + 1, StopKind.BREAK, None, at(s), at(e)))
 
     reloads = {r.after: r for r in timeline.reloads}
+    pickups = {p for p, _ in problem.transfers}
     add_break(0)
     for k, v in enumerate(timeline.visits, start=1):
         order = problem.orders[v.order]
-        stops.append(Stop(len(stops) + 1, StopKind.DELIVERY, order.id, at(v.start_s), at(v.end_s),
-                          v.leg_m, v.leg_s))
+        kind = StopKind.PICKUP if order.id in problem.pickups or order.id in pickups else StopKind.DELIVERY
+        stops.append(Stop(len(stops) + 1, kind, order.id, at(v.start_s), at(v.end_s), v.leg_m, v.leg_s))
         if k in reloads:
             r = reloads[k]
             stops.append(Stop(len(stops) + 1, StopKind.RELOAD, None, at(r.start_s), at(r.end_s), r.leg_m, r.leg_s))
@@ -390,7 +208,7 @@ def plan_routes(
     shift start), builds the PyVRP model (:mod:`baton.planning.pyvrp_model`), searches for
     ``options.time_limit_s`` seconds of wall time with ``options.seed`` on ``options.workers``
     cores (:func:`baton.planning.parallel.parallel_solve`), places the drivers'
-    breaks (:func:`baton.planning.mapping.schedule`) and maps the result to domain routes:
+    breaks (:func:`baton.planning.timeline.schedule`) and maps the result to domain routes:
     instants are aware (in ``day_start``'s timezone), a stop's ``planned_arrival`` is its
     service start (after any waiting), distances are metres, durations seconds and money is
     in ``problem.currency`` (vehicles' costs are taken to be in it). A route's ``cost`` is its
@@ -406,12 +224,20 @@ def plan_routes(
     ``on_progress(elapsed_s, fraction_done)`` is called from the search about every 0.2 s and
     once with fraction 1.0 at the end; it must return quickly.
 
+    Returns (``problem.pickups``) are ``pickup`` stops; a transfer (``problem.transfers``) is a
+    ``pickup`` stop at its pickup order followed, later on the same route, by a ``delivery``
+    stop at its delivery order, or both orders are unassigned.
+
     Raises:
-        PlanningError: when the problem has no depot or no vehicle, or a vehicle refers to an
-            unknown depot.
+        PlanningError: when the problem has no depot or no vehicle, a vehicle refers to an
+            unknown depot, two vehicles/drivers/depots share an id, or a return or transfer is
+            malformed (:func:`~baton.planning.mapping.check_pickups`: unknown order id, an order
+            in two transfers, a transfer order with several time windows).
+        ValueError: when ``options.balance_tolerance`` is negative.
         TravelTimeError: when the travel provider cannot produce matrices.
     """
     started = time.perf_counter()
+    check_pickups(problem)
     day_start = resolve_day_start(problem)
     crews = build_crews(problem, day_start, options.overtime_s, options.overtime_per_hour)
     plan_id = uuid4().hex[:12]
@@ -419,7 +245,7 @@ def plan_routes(
     matrices = problem_matrices(problem, travel)
     options = balanced(options, problem, crews)
     ctx = ScheduleContext(problem, matrices, windows, options.hard_time_windows,
-                          options.max_customers_per_route)
+                          options.max_customers_per_route, transfer_partners(problem))
     dropped: dict[int, str] = {}
     timelines: list[Timeline] = []
     objective, solve_s = 0.0, 0.0
@@ -442,12 +268,14 @@ def plan_routes(
     routes = [_route(t, f"{plan_id}-{k:03d}", plan_id, day_start, problem) for k, t in enumerate(timelines, 1)]
     served = {v.order for t in timelines for v in t.visits}
     allowance = 0 if options.hard_time_windows else max(SOFT_LATE_STEPS_S)
-    unassigned = [
-        UnassignedOrder(o.id, dropped.get(j) or explain_unassigned(
-            o, problem, matrices, crews=crews, day_start=day_start, order_index=j,
-            late_allowance_s=allowance))
-        for j, o in enumerate(problem.orders) if j not in served
-    ]
+    why = {j: dropped.get(j) or explain_unassigned(o, problem, matrices, crews=crews, day_start=day_start,
+                                                   order_index=j, late_allowance_s=allowance)
+           for j, o in enumerate(problem.orders) if j not in served}
+    own = dict(why)
+    for j, partner in ctx.partners.items():  # a transfer goes whole: name the other end's reason too
+        if j in why and j not in dropped and partner in why:
+            why[j] = f"{own[j]}; transfer with {problem.orders[partner].id}: {own[partner]}"
+    unassigned = [UnassignedOrder(problem.orders[j].id, reason) for j, reason in why.items()]
     late_h = sum(v.late_s for t in timelines for v in t.visits) / 3600
     missed = sum(options.drop_penalty * o.priority for j, o in enumerate(problem.orders) if j not in served)
     cost = CostBreakdown(

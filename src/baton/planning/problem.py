@@ -65,6 +65,18 @@ class PlanningProblem:
 
     ``day_start`` (aware) is the zero of the solver's clock; every instant in the problem must
     fall within ``[day_start, day_start + 48 h)``. ``currency`` is the money unit of every cost.
+
+    ``pickups``: ids of orders that are *returns*: the goods (the order's ``size``) are collected
+    at the order's address and carried back to the vehicle's end depot (or unloaded at a reload).
+    At every point of a trip the vehicle holds the deliveries still to make plus the returns
+    already collected, and that must fit its capacity in every dimension. Other orders are
+    deliveries from the start depot.
+
+    ``transfers``: pickup-and-delivery pairs ``(pickup order id, delivery order id)`` between two
+    customer addresses (B2B transfers): one vehicle collects the goods (the pickup order's
+    ``size``) at the pickup order's address and later, on the same trip, hands them over at the
+    delivery order's address; both orders are served or both are unassigned. Each order of a
+    transfer has at most one time window, and its window is hard even with soft windows.
     """
 
     orders: list[Order]
@@ -73,6 +85,8 @@ class PlanningProblem:
     drivers: list[Driver] = field(default_factory=list)
     day_start: datetime | None = None
     currency: str = "BRL"
+    pickups: frozenset[str] = frozenset()
+    transfers: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.day_start is not None:

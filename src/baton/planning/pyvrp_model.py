@@ -15,6 +15,14 @@ takes the numpy matrices as they are. What is modelled, and how:
   each window also gets variants closing 15 min, 30 min, 1 h and 2 h later whose prize is
   lower by ``lateness_penalty_per_hour`` x that delay: the solver pays at most the lateness
   penalty for the lateness it chooses (an upper bound of the linear penalty, in 4 steps);
+* **returns** (``problem.pickups``): the order's units are the client's ``pickup`` instead of
+  its ``delivery``; PyVRP then holds, at every point of a trip, the deliveries still on board
+  plus the returns collected within the capacity (simultaneous pickup and delivery);
+* **transfers** (``problem.transfers``, pickup-and-delivery pairs): one PyVRP ``Shipment`` per
+  pair (pickup step at the pickup order's point with its window and service time, delivery
+  step likewise, amount = the pickup order's units, prize = ``drop_penalty`` x the higher
+  priority, optional); PyVRP keeps both steps on one route, pickup first, and carries the
+  amount in between. Soft-window variants are not made for shipments (their windows stay hard);
 * **capacity**: dimensions parcels (count), weight (0.1 kg), volume (0.1 L) and, when
   ``max_customers_per_route`` is set, one unit per order; demands rounded UP, capacities
   DOWN (:func:`~baton.planning.mapping.demand_units`); dimensions no order uses are left out;
@@ -54,7 +62,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from pyvrp import Client, ClientGroup, Depot, Location, PenaltyParams, ProblemData, Solution, VehicleType
+from pyvrp import (
+    Client,
+    ClientGroup,
+    Depot,
+    Location,
+    PenaltyParams,
+    ProblemData,
+    Shipment,
+    Solution,
+    VehicleType,
+)
 
 from baton.adapters.travel.base import TravelMatrices
 from baton.domain.order import Order
@@ -83,12 +101,14 @@ def money_units(amount: float) -> int:
 @dataclass(frozen=True)
 class SolverModel:
     """PyVRP data plus the way back: ``client_orders[c]`` is the order index of client ``c``,
-    ``crews[t]`` the crew of vehicle type ``t``; ``modelled`` the order indices given a client."""
+    ``crews[t]`` the crew of vehicle type ``t``; ``modelled`` the order indices given a client
+    or a shipment; ``shipment_orders[s]`` the (pickup, delivery) order indices of shipment ``s``."""
 
     data: ProblemData
     client_orders: list[int]
     crews: list[Crew]
     modelled: frozenset[int]
+    shipment_orders: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,9 +189,13 @@ def build_model(problem: PlanningProblem, options: PlanningOptions, matrices: Tr
     if matrices.size != len(problem.depots) + len(problem.orders):
         points = len(problem.depots) + len(problem.orders)
         raise ValueError(f"matrices have {matrices.size} points, the problem {points}")
-    modelled = [j for j, o in enumerate(problem.orders) if can_model(o, crews, windows[j])]
-    demands = {j: demand_units(problem.orders[j].size) for j in modelled}
-    dims = [d for d in range(3) if any(demands[j][d] > 0 for j in modelled)]
+    index = {o.id: j for j, o in enumerate(problem.orders)}
+    pairs = [(index[p], index[d]) for p, d in problem.transfers]
+    paired = {j for pair in pairs for j in pair}
+    pairs = [(p, d) for p, d in pairs if all(can_model(problem.orders[j], crews, windows[j][:1]) for j in (p, d))]
+    modelled = [j for j, o in enumerate(problem.orders) if j not in paired and can_model(o, crews, windows[j])]
+    demands = {j: demand_units(problem.orders[j].size) for j in modelled + [p for p, _ in pairs]}
+    dims = [d for d in range(3) if any(units[d] > 0 for units in demands.values())]
     cap_extra = [options.max_customers_per_route] if options.max_customers_per_route is not None else []
     dem_extra = [1] if cap_extra else []
 
@@ -188,9 +212,12 @@ def build_model(problem: PlanningProblem, options: PlanningOptions, matrices: Tr
         variants = _variants(windows[j], prize, options)
         group = len(groups) if len(variants) > 1 else None
         first = len(clients)
+        amounts = [demands[j][d] for d in dims] + dem_extra
+        returned = order.id in problem.pickups
         for early, late, value in variants:
             clients.append(Client(
-                location=order_point(problem, j), delivery=[demands[j][d] for d in dims] + dem_extra,
+                location=order_point(problem, j), delivery=[0] * len(amounts) if returned else amounts,
+                pickup=amounts if returned else [0] * len(amounts),
                 service_duration=order.service_time_s, tw_early=early, tw_late=late, prize=value,
                 required=False, group=group, name=order.id,
             ))
@@ -198,7 +225,21 @@ def build_model(problem: PlanningProblem, options: PlanningOptions, matrices: Tr
         if group is not None:
             groups.append(ClientGroup(list(range(first, len(clients))), required=False, name=order.id))
 
-    crew_profile, distances, durations = _profiles(problem, crews, modelled, matrices)
+    shipments = []
+    for p, d in pairs:
+        (p_early, p_late), (d_early, d_late) = windows[p][0], windows[d][0]
+        priority = max(problem.orders[p].priority, problem.orders[d].priority)
+        shipments.append(Shipment(
+            pickup_location=order_point(problem, p), delivery_location=order_point(problem, d),
+            pickup_tw_early=p_early, pickup_tw_late=p_late, pickup_service_duration=problem.orders[p].service_time_s,
+            delivery_tw_early=d_early, delivery_tw_late=d_late,
+            delivery_service_duration=problem.orders[d].service_time_s,
+            amount=[demands[p][k] for k in dims] + [0] * len(dem_extra),
+            prize=money_units(options.drop_penalty * priority), required=False,
+            name=f"{problem.orders[p].id}->{problem.orders[d].id}",
+        ))
+    everything = modelled + [j for pair in pairs for j in pair]
+    crew_profile, distances, durations = _profiles(problem, crews, everything, matrices)
     vehicle_types = []
     for crew, profile in zip(crews, crew_profile, strict=True):
         costs = crew.vehicle.costs
@@ -218,8 +259,8 @@ def build_model(problem: PlanningProblem, options: PlanningOptions, matrices: Tr
             unit_duration_cost=per_second, profile=profile, name=crew.vehicle.id,
         ))
     data = ProblemData(locations, clients, depots, vehicle_types,
-                       distances, durations, groups)  # type: ignore[arg-type]
-    return SolverModel(data, client_orders, list(crews), frozenset(modelled))
+                       distances, durations, groups, shipments)  # type: ignore[arg-type]
+    return SolverModel(data, client_orders, list(crews), frozenset(everything), tuple(pairs))
 
 
 @dataclass
@@ -236,20 +277,23 @@ class _InitialPenalties(PenaltyParams):
 def penalty_params(data: ProblemData) -> PenaltyParams:
     """Penalty parameters scaled to ``data``'s prizes (see the module docs).
 
-    Per load dimension, the start is the median of ``prize / demand`` over clients with a
-    demand; for time warp, the median of ``prize / (service + 600 s)`` (the prize of an order
-    per second of the route time it takes, with 10 min for driving to it).
+    Per load dimension, the start is the median of ``prize / demand`` over clients (and
+    shipments) with a demand; for time warp, the median of ``prize / (service + 600 s)`` (the
+    prize of an order per second of the route time it takes, with 10 min for driving to it).
     """
-    clients = list(data.clients())
-    if not clients:
+    dims = range(data.num_load_dimensions)
+    # (prize, amount per dimension, service seconds) of every client and shipment
+    items = [(c.prize, [max(c.delivery[d], c.pickup[d]) for d in dims], c.service_duration) for c in data.clients()]
+    items += [(s.prize, list(s.amount), s.pickup.service_duration + s.delivery.service_duration)
+              for s in data.shipments()]
+    if not items:
         return PenaltyParams()
     loads = tuple(
-        float(np.median([c.prize / c.delivery[d] for c in clients if c.delivery[d] > 0] or [1.0]))
-        for d in range(data.num_load_dimensions)
+        float(np.median([prize / a[d] for prize, a, _ in items if a[d] > 0] or [1.0])) for d in dims
     )
-    time_warp = float(np.median([c.prize / (c.service_duration + 600) for c in clients]))
-    worst = max([sum(c.delivery[d] for c in clients) for d in range(data.num_load_dimensions)]
-                + [(len(clients) + data.num_vehicles) * 3 * HORIZON_S])
+    time_warp = float(np.median([prize / (service + 600) for prize, _, service in items]))
+    worst = max([sum(a[d] for _, a, _ in items) for d in dims]
+                + [(data.num_clients + 2 * data.num_shipments + data.num_vehicles) * 3 * HORIZON_S])
     ceiling = min(1000 * max((*loads, time_warp, 1.0)), 1e18 / worst)
     return _InitialPenalties(
         min_penalty=0.1, max_penalty=ceiling,
@@ -265,7 +309,9 @@ def solved_routes(model: SolverModel, solution: Solution) -> list[SolvedRoute]:
         orders: list[int] = []
         reloads: list[int] = []
         for a in schedule[1:-1]:
-            if a.is_client():
+            if a.is_pickup() or a.is_delivery():
+                orders.append(model.shipment_orders[a.idx][0 if a.is_pickup() else 1])
+            elif a.is_client():
                 orders.append(model.client_orders[a.idx])
             elif a.is_depot() and orders and (not reloads or reloads[-1] != len(orders)):
                 reloads.append(len(orders))

@@ -318,6 +318,7 @@ def render_day_report(
     vehicles: dict[str, Vehicle] | None = None,
     drivers: dict[str, Driver] | None = None,
     generated_at: datetime | None = None,
+    pod_links: dict[str, str] | None = None,
 ) -> str:
     """The report as an HTML string (see :func:`write_day_report` for the arguments)."""
     zone = _zone(depots)
@@ -341,7 +342,16 @@ def render_day_report(
         unassigned=_unassigned_rows(unassigned, orders),
         notes=list(notes),
         attribution=attribution,
+        pods=_pod_rows(routes, orders, pod_links, labels) if pod_links is not None else None,
     )
+
+
+def _pod_rows(routes: Sequence[Route], orders: dict[str, Order], links: dict[str, str],
+              labels: list[str]) -> list[dict[str, Any]]:
+    """Per route: its label, colour and ``(order id, page href, status class)`` of each stop with a POD page."""
+    return [{"label": labels[i], "color": PALETTE[i % len(PALETTE)],
+             "links": [(o, links[o], _status_class(orders.get(o))) for o in r.order_ids if o in links]}
+            for i, r in enumerate(routes)]
 
 
 def write_day_report(
@@ -358,6 +368,7 @@ def write_day_report(
     vehicles: dict[str, Vehicle] | None = None,
     drivers: dict[str, Driver] | None = None,
     generated_at: datetime | None = None,
+    pod_links: dict[str, str] | None = None,
 ) -> Path:
     """Write the day report to ``path`` (UTF-8, one self-contained HTML file) and return it.
 
@@ -368,7 +379,8 @@ def write_day_report(
     them the table shows ids and each route's planned ``cost``. ``generated_at`` (aware,
     default now) is the generation time shown in the header. Times of day are in the first
     depot's time zone (UTC when there is none or it is unknown). Parent directories are
-    created.
+    created. ``pod_links`` (order id → page path relative to the report, see
+    :mod:`baton.reporting.pod_pages`) adds a "Proofs of delivery" section linking each order's POD page.
 
     Raises:
         OSError: when the file cannot be written.
@@ -376,7 +388,7 @@ def write_day_report(
     html = render_day_report(
         title=title, kpis=kpis, depots=depots, routes=routes, orders=orders, unassigned=unassigned,
         notes=notes, attribution=attribution, vehicles=vehicles, drivers=drivers,
-        generated_at=generated_at,
+        generated_at=generated_at, pod_links=pod_links,
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,8 @@ class DayKpis:
     currency: str = "BRL"
     planned_km: float = 0.0
     planning_seconds: float = 0.0
+    #: Share (0–100) of delivered orders whose proof of delivery is complete; ``None``: PODs not tracked.
+    pod_complete_pct: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, keys in field order (the nine headline KPIs first)."""
@@ -340,7 +342,7 @@ def kpi_rows(kpis: DayKpis) -> list[tuple[str, str]]:
         ("Lateness (sum)", f"{kpis.late_minutes:,.0f} min"),
         ("Planned distance", f"{kpis.planned_km:,.1f} km"),
         ("Planning time", f"{kpis.planning_seconds:,.1f} s"),
-    ]
+    ] + ([] if kpis.pod_complete_pct is None else [("POD complete", f"{kpis.pod_complete_pct:.1f} %")])
 
 
 def kpi_table(kpis: DayKpis) -> Table:

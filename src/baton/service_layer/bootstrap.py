@@ -29,6 +29,9 @@ def bootstrap(
     from baton.notify.outbox import install as install_notification_outbox
 
     install_notification_outbox()  # no-op for organisations without enabled notify_settings
+    from baton.service_layer.prove_hooks import install as install_custody_hook
+
+    install_custody_hook()  # pickup/handover custody links and carrier PODs, in the events' transaction
     uow = SqlAlchemyUnitOfWork(session_factory(engine))
     provider = travel or make_provider(os.environ.get("BATON_TRAVEL", "great-circle"))
     return MessageBus(uow, Dependencies(travel=provider, on_planning_progress=on_planning_progress))

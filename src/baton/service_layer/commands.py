@@ -249,6 +249,21 @@ class StartLive(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ImproveLivePlan(Command):
+    """Background improvement of the live plan (:mod:`baton.live.improve`): warm-started PyVRP for
+    ``seconds`` (or ``max_iterations``), published only when cheaper by ``margin`` (0.01 = 1 %),
+    churn costing ``churn_driver`` per stop moved to another van and ``churn_eta`` per stop
+    served outside its announced ETA window (plan currency)."""
+
+    seconds: float = 5.0
+    max_iterations: int | None = None
+    margin: float = 0.01
+    churn_driver: float = 15.0
+    churn_eta: float = 5.0
+    seed: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
 class AddLiveOrder(Command):
     """A new order during the day: stored, then (live board in ``baton`` mode) inserted where it
     costs least without breaking a rule, else left unassigned with a reason."""
@@ -340,12 +355,14 @@ class DispatchOrders(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class RespondToTender(Command):
-    """A carrier's later answer to a ``pending`` offer. A late or contradicting answer is refused
-    (``TenderClosed``) and recorded; repeating the same answer is a no-op."""
+    """A carrier's later answer to a ``pending`` offer, or a gig courier's answer to an offer made to
+    them (``driver_id``: the courier answering; the offer must be theirs, else ``NotFound``). A late
+    or contradicting answer is refused (``TenderClosed``) and recorded; repeating the same answer is a no-op."""
 
     tender_id: str
     accepted: bool
     reason: str = ""
+    driver_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -73,6 +73,8 @@ class Dispatcher:
         self.actor = actor
         self._feed_started: set[str] = set()
         self._clean: set[str] = set()  # carriers known to have a closed breaker and no failures
+        self._courier_load: dict[str, Counter[str]] = {}  # carrier -> courier -> open/accepted offers
+        self._unsaved_tenders: Counter[str] = Counter()  # offers recorded for orders without a stored process
         with uow:
             store = self.store
             self.rules = store.active_ruleset() or DEFAULT_RULES
@@ -179,7 +181,15 @@ class Dispatcher:
             self.uow.commit()  # the answers and what follows from them
 
     def _next_offer(self, order: Order, p: DispatchProcess) -> tuple[Tender, Carrier] | None:
-        """Record the next offer of ``order`` (``None``: assigned to captive or fallen back instead)."""
+        """Record the next offer of ``order`` (``None``: assigned to captive or fallen back instead).
+
+        A carrier with ``couriers`` is offered courier by courier (:meth:`next_courier`) before the
+        order moves on to the next carrier of the queue."""
+        current = self.carriers.get(p.carrier_id) if p.carrier_id and p.state is ProcessState.TENDERING else None
+        if current is not None and current.offers_to_couriers and current.id not in self.down:
+            courier = self.next_courier(order, current)
+            if courier is not None:
+                return self._offer(order, p, current, courier)
         while True:
             carrier_id = p.next_carrier(self.down)
             if carrier_id is None:
@@ -191,24 +201,50 @@ class Dispatcher:
             if carrier.fleet_type is FleetType.CAPTIVE:
                 self.assign(order, p, carrier)
                 return None
-            origin = carrier.origin or self.origin
-            quote = carrier.rate_card.quote(order, haversine_km(origin, order.location) if origin else 0.0)
-            known = self.store.count_tenders(order.id) if p.stored else len(p.tried) - 1
-            tender = Tender.offer(f"{order.id}.t{known + 1:03d}", order.id, carrier.id, self.at,
-                                  p.timeout_s or carrier.tender_timeout_s, quote.total)
-            p.state, p.carrier_id, p.tender_id = ProcessState.TENDERING, carrier.id, tender.id
-            self.load[carrier.id] += 1
-            self.store.add_tender(tender)
-            self.store.save_process(p, self.at)
-            order.events.append(TenderOffered(
-                occurred_at=self.at, actor=self.actor, order_id=order.id, tender_id=tender.id, carrier_id=carrier.id,
-                expires_at=tender.expires_at.isoformat(), price=tender.price))
-            return tender, carrier
+            if carrier.offers_to_couriers:
+                courier = self.next_courier(order, carrier)
+                if courier is None:
+                    continue
+                return self._offer(order, p, carrier, courier)
+            return self._offer(order, p, carrier)
+
+    def next_courier(self, order: Order, carrier: Carrier) -> str | None:
+        """The courier of ``carrier`` to offer ``order`` to next: one not offered this order before,
+        with the fewest open and recently accepted offers (then by id); ``None`` when none is left."""
+        if carrier.id not in self._courier_load:
+            self._courier_load[carrier.id] = Counter(self.store.courier_load(carrier.id, self.at))
+        asked = {t.driver_id for t in self.store.list_tenders(order_id=order.id, carrier_id=carrier.id)}
+        left = [c for c in carrier.couriers if c not in asked]
+        if not left:
+            return None
+        load = self._courier_load[carrier.id]
+        return min(left, key=lambda c: (load[c], c))
+
+    def _offer(self, order: Order, p: DispatchProcess, carrier: Carrier,
+               courier: str | None = None) -> tuple[Tender, Carrier]:
+        origin = carrier.origin or self.origin
+        quote = carrier.rate_card.quote(order, haversine_km(origin, order.location) if origin else 0.0)
+        known = self.store.count_tenders(order.id) if p.stored else self._unsaved_tenders[order.id]
+        self._unsaved_tenders[order.id] += 1
+        tender = Tender.offer(f"{order.id}.t{known + 1:03d}", order.id, carrier.id, self.at,
+                              p.timeout_s or carrier.tender_timeout_s, quote.total, driver_id=courier)
+        p.state, p.carrier_id, p.tender_id = ProcessState.TENDERING, carrier.id, tender.id
+        self.load[carrier.id] += 1
+        if courier is not None:
+            self._courier_load[carrier.id][courier] += 1
+        self.store.add_tender(tender)
+        self.store.save_process(p, self.at)
+        order.events.append(TenderOffered(
+            occurred_at=self.at, actor=self.actor, order_id=order.id, tender_id=tender.id, carrier_id=carrier.id,
+            expires_at=tender.expires_at.isoformat(), price=tender.price, driver_id=courier))
+        return tender, carrier
 
     def _send(self, order: Order, p: DispatchProcess, tender: Tender, carrier: Carrier) -> bool:
         """Send a recorded offer and apply the answer; ``True`` when the cascade stops (accepted or pending)."""
         if carrier.id in self.down:  # its breaker opened earlier in this round
             return self.failed(order, p, tender, "not sent: circuit breaker open", count=False)
+        if tender.driver_id is not None:  # a gig courier answers through the API/CLI, or the offer expires
+            return True
         if carrier.endpoint is None:
             return self.failed(order, p, tender, "carrier has no endpoint configured")
         request = TenderRequest(tender.id, order.id, order.location.lat, order.location.lng, order.size.parcels,

@@ -26,7 +26,7 @@ from baton.dispatch.events import (
     TenderRejected,
     TenderTimedOut,
 )
-from baton.dispatch.tender import ProcessState, TenderClosed
+from baton.dispatch.tender import ProcessState, Tender, TenderClosed, TenderState
 from baton.domain.errors import NotFound, ValidationError
 from baton.domain.lifecycle import OrderStatus
 from baton.domain.order import Order
@@ -96,6 +96,11 @@ def respond_to_tender(cmd: commands.RespondToTender, uow: AbstractUnitOfWork, de
     d = Dispatcher(uow, carrier_client(deps), cmd.at, cmd.actor)
     with uow:
         tender = d.store.tender(cmd.tender_id)
+        if cmd.driver_id is not None and tender.driver_id != cmd.driver_id:
+            raise NotFound(f"tender {cmd.tender_id!r} was not offered to driver {cmd.driver_id}")
+        if cmd.driver_id is None and tender.driver_id is not None:
+            raise ValidationError(f"tender_id: {cmd.tender_id} was offered to courier {tender.driver_id}; "
+                                  "only they can answer it")
         process = d.store.process(tender.order_id)
         order = uow.orders.get(tender.order_id)
         answer = "accept" if cmd.accepted else "reject"
@@ -120,13 +125,14 @@ def respond_to_tender(cmd: commands.RespondToTender, uow: AbstractUnitOfWork, de
         d.load[tender.carrier_id] -= 1
         if cmd.accepted:
             uow.record(TenderAccepted(occurred_at=cmd.at, actor=cmd.actor, order_id=order.id, tender_id=tender.id,
-                                      carrier_id=tender.carrier_id))
+                                      carrier_id=tender.carrier_id, driver_id=tender.driver_id))
             uow.commit()
             d.healthy(tender.carrier_id)
             d.assign(order, process, d.carriers[tender.carrier_id])
         else:
-            uow.record(TenderRejected(occurred_at=cmd.at, actor=cmd.actor, order_id=order.id, tender_id=tender.id,
-                                      carrier_id=tender.carrier_id, reason=cmd.reason))
+            # on the order, so that it is stored before the next offer that follows from it
+            order.events.append(TenderRejected(occurred_at=cmd.at, actor=cmd.actor, order_id=order.id,
+                                               tender_id=tender.id, carrier_id=tender.carrier_id, reason=cmd.reason))
             d.advance(order, process)
         uow.commit()
         return process.state.value
@@ -147,7 +153,8 @@ def expire_tenders(cmd: commands.ExpireTenders, uow: AbstractUnitOfWork, deps: A
             d.load[tender.carrier_id] -= 1
             uow.record(TenderTimedOut(occurred_at=cmd.at, actor=cmd.actor, order_id=order_id,
                                       tender_id=tender.id, carrier_id=tender.carrier_id))
-            d.failure(tender.carrier_id, "tender timed out")
+            if tender.driver_id is None:  # a courier letting an offer lapse says nothing about the network
+                d.failure(tender.carrier_id, "tender timed out")
             uow.commit()
             process = d.store.process(order_id)
             if process is not None and process.tender_id == tender.id and process.state is ProcessState.TENDERING:
@@ -298,12 +305,51 @@ def explain_order(uow: AbstractUnitOfWork, order_id: str) -> dict[str, Any]:
                         "ruleset_version": process.ruleset_version, "tried": process.tried,
                         "queue": process.queue, "reason": process.reason, "picked_up": process.picked_up},
             "decisions": store.decisions(order_id),
-            "tenders": [{"id": t.id, "carrier": t.carrier_id, "state": t.state.value,
+            "tenders": [{"id": t.id, "carrier": t.carrier_id, "driver": t.driver_id, "state": t.state.value,
                          "offered_at": t.offered_at.isoformat(), "expires_at": t.expires_at.isoformat(),
                          "responded_at": t.responded_at.isoformat() if t.responded_at else None,
                          "reason": t.reason, "price": t.price} for t in store.tenders(order_id)],
             "trail": trail,
         }
+
+
+def offer_view(uow: AbstractUnitOfWork, tender: Tender) -> dict[str, Any]:
+    """One offer as a gig courier sees it (call inside a ``with uow`` block): ``tender_id``,
+    ``order_id``, ``carrier``, ``state``, ``offered_at``/``expires_at``/``responded_at`` (ISO 8601),
+    ``price`` (carrier's ``currency``), ``reason``, and the job: ``dropoff`` ``{"lat", "lng"}`` (degrees),
+    ``parcels``, ``weight_kg``, ``sla``, ``time_windows`` (``[{"start", "end"}]``)."""
+    order = uow.orders.get(tender.order_id)
+    carrier = dispatch_store(uow).carrier(tender.carrier_id)
+    return {"tender_id": tender.id, "order_id": tender.order_id, "carrier": tender.carrier_id,
+            "driver_id": tender.driver_id, "state": tender.state.value, "offered_at": tender.offered_at.isoformat(),
+            "expires_at": tender.expires_at.isoformat(),
+            "responded_at": tender.responded_at.isoformat() if tender.responded_at else None,
+            "price": tender.price, "currency": carrier.rate_card.currency, "reason": tender.reason,
+            "dropoff": {"lat": order.location.lat, "lng": order.location.lng}, "parcels": order.size.parcels,
+            "weight_kg": order.size.weight_kg, "sla": order.sla_tier.value,
+            "time_windows": [{"start": w.start.isoformat(), "end": w.end.isoformat()} for w in order.time_windows]}
+
+
+def driver_offers(uow: AbstractUnitOfWork, driver_id: str, *, open_only: bool = True) -> list[dict[str, Any]]:
+    """The offers made to gig courier ``driver_id`` (only open ones unless ``open_only`` is false),
+    newest first, each as :func:`offer_view`. An open offer past its deadline is listed as ``offered``
+    until ``ExpireTenders`` runs, but accepting it is refused."""
+    with uow:
+        state = TenderState.OFFERED if open_only else None
+        return [offer_view(uow, t) for t in dispatch_store(uow).list_tenders(driver_id=driver_id, state=state)]
+
+
+def courier_offer_for(uow: AbstractUnitOfWork, order_id: str, driver_id: str) -> str:
+    """The id of the latest offer of ``order_id`` made to courier ``driver_id``.
+
+    Raises:
+        NotFound: no offer of that order was ever made to that courier.
+    """
+    with uow:
+        found = dispatch_store(uow).list_tenders(order_id=order_id, driver_id=driver_id, limit=1)
+    if not found:
+        raise NotFound(f"order {order_id!r} was not offered to driver {driver_id}")
+    return found[0].id
 
 
 def assign_drivers(cmd: commands.AssignDrivers, uow: AbstractUnitOfWork, deps: Any) -> dict[str, Any]:

@@ -302,3 +302,7 @@ COMMAND_HANDLERS.update(LIVE_HANDLERS)
 from baton.service_layer.dispatch_handlers import DISPATCH_HANDLERS  # noqa: E402
 
 COMMAND_HANDLERS.update(DISPATCH_HANDLERS)
+
+from baton.service_layer.prove_handlers import PROVE_HANDLERS  # noqa: E402
+
+COMMAND_HANDLERS.update(PROVE_HANDLERS)

@@ -41,7 +41,7 @@ from baton.live.events import (
     TrafficReported,
     VehicleBrokeDown,
 )
-from baton.live.model import RELOAD, Slowdown, evaluate
+from baton.live.model import RELOAD, LivePlan, Slowdown, evaluate
 from baton.live.ops import Insertion, breakdown, insert_order, remove_order, repair, second_attempt
 from baton.service_layer import commands
 from baton.service_layer.handlers import Dependencies
@@ -100,6 +100,23 @@ def _notify(uow: AbstractUnitOfWork, board: LiveBoard, order_id: str, eta_s: int
     uow.record(DelayNotified(occurred_at=at, order_id=order_id, eta=eta,
                              window_end=from_clock(end, plan.day_start).isoformat()))
     board.notified.add(order_id)
+
+
+def _membership(plan: LivePlan, route_ids: Iterable[str]) -> dict[str, str]:
+    """order id → live route id, for the open orders of ``route_ids`` (before a repair)."""
+    return {o: rid for rid in route_ids for o in plan.routes[rid].order_ids}
+
+
+def _repoint(uow: AbstractUnitOfWork, board: LiveBoard, before: dict[str, str], changed: Iterable[str],
+             at: datetime, actor: str) -> None:
+    """Orders a repair moved to another route (``before``: where they were) follow it in storage
+    (``live.order_reassigned``, lifecycle matched to the new route)."""
+    plan = board.plan
+    assert plan is not None
+    moved = {o: rid for rid in changed for o in plan.routes[rid].order_ids if before.get(o, rid) != rid}
+    if moved:
+        for order in uow.orders.get_many(sorted(moved)):
+            _place(uow, board, order, moved[order.id], at, actor, "moved by live repair")
 
 
 def _status(board: LiveBoard, route_id: str) -> RouteStatus:
@@ -245,7 +262,9 @@ def report_traffic(cmd: commands.ReportTraffic, uow: AbstractUnitOfWork, deps: D
             plan.slowdowns.append(Slowdown(cmd.factor, board.clock(cmd.start), board.clock(cmd.end),
                                            LatLng(*cmd.center) if cmd.center else None, cmd.radius_m,
                                            cmd.vehicle_id))
+            where = _membership(plan, list(before))
             moved = repair(plan, list(before)) if board.mode == "baton" else set()
+            _repoint(uow, board, where, moved, cmd.at, cmd.actor)
             changed = sorted({rid for rid, end in before.items() if evaluate(plan, plan.routes[rid]).end_s != end}
                              | moved)
             publish(uow, board, changed, "traffic", cmd.at)
@@ -396,7 +415,10 @@ def _react(bus: MessageBus, board: LiveBoard, event: Event) -> None:
                     uow.record(OrderLeftUnassigned(occurred_at=event.occurred_at, order_id=event.order_id,
                                                    reason=result))
             if board.mode == "baton":
-                changed |= repair(plan, [event.route_id])
+                where = _membership(plan, [event.route_id])
+                repaired = repair(plan, [event.route_id])
+                _repoint(uow, board, where, repaired, event.occurred_at, "system:baton")
+                changed |= repaired
                 publish(uow, board, changed, "stop.departed", event.occurred_at)
             uow.commit()
     elif isinstance(event, RouteCompleted) and event.route_id in plan.routes:
@@ -417,7 +439,6 @@ def _react(bus: MessageBus, board: LiveBoard, event: Event) -> None:
                 if isinstance(result, str):
                     _notify(uow, board, order.id, None, event.occurred_at)
             uow.commit()
-
 
 
 def enable_live(bus: MessageBus, mode: str = "baton", retry_gap_s: int = 3600,
@@ -450,3 +471,7 @@ LIVE_HANDLERS: dict[type[commands.Command], Callable[..., object]] = {
     commands.ReloadAtDepot: reload_at_depot,
     commands.SubmitPlan: submit_plan,
 }
+
+from baton.service_layer.live_improve import improve_live_plan  # noqa: E402
+
+LIVE_HANDLERS[commands.ImproveLivePlan] = improve_live_plan

@@ -11,6 +11,10 @@ for delivery on that route (cancelled or moved orders are skipped), breaks and r
 Policies: ``static`` (Baton's morning plan, never changed), ``manual`` (the territory baseline of
 :mod:`baton.simulate.manual`), ``baton`` (Baton's plan with live orchestration,
 :func:`baton.service_layer.live_handlers.enable_live`). Same seed, same day, same result.
+
+Execution (GPS fixes, ETAs, exceptions) and notifications run alongside (:mod:`baton.simulate.observe`);
+a scenario's ``fleet`` mixes 3PL and gig carriers into the day (:mod:`baton.simulate.fleet`);
+disruptions and the dispatcher's reactions are in :mod:`baton.simulate.disruptions`.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import random
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,19 +36,24 @@ from baton.demo.enrich import DemoDay, enrich
 from baton.domain.lifecycle import OrderStatus
 from baton.domain.order import Order
 from baton.domain.plan import Route, StopKind
-from baton.domain.values import Address, LatLng, Size, TimeWindow
+from baton.domain.values import LatLng
 from baton.intake.loggi import load_loggi_day
 from baton.live.events import DelayNotified
 from baton.live.model import DEFAULT_RELOAD_S, Geo
+from baton.live.sim_hook import periodic_improve
 from baton.planning.mapping import from_clock, to_clock
 from baton.planning.problem import PlanningOptions
+from baton.reporting.kpis import is_on_time
 from baton.service_layer import commands
 from baton.service_layer.bootstrap import bootstrap
 from baton.service_layer.live_handlers import enable_live
 from baton.service_layer.messagebus import MessageBus
-from baton.simulate.kpis import OrderOutcome, VanOutcome, day_kpis
-from baton.simulate.manual import nearest_with_room, territory_plan
-from baton.simulate.scenario import Scenario, minutes
+from baton.simulate.disruptions import _near, break_down, disruption, new_orders, schedule_disruptions
+from baton.simulate.fleet import CarrierWorld, fleet_kpis
+from baton.simulate.kpis import OrderOutcome, VanOutcome, day_kpis, van_cost
+from baton.simulate.manual import territory_plan
+from baton.simulate.observe import TICK_S, Observer
+from baton.simulate.scenario import Scenario
 
 POLICIES = ("static", "manual", "baton")
 S = OrderStatus
@@ -91,6 +100,7 @@ class _Van:
     started: bool = False
     leg_m: int = 0
     leg_s: int = 0
+    leg: tuple[int, int, int, int] | None = None  # (from point, to point, departed s, arrives s)
 
 
 class DaySimulation:
@@ -104,6 +114,11 @@ class DaySimulation:
 
         self.cfg, self.sc = cfg, cfg.scenario
         self.day: DemoDay = enrich(load_loggi_day(cfg.day_path or bundled_day()), seed=7, limit=cfg.limit)
+        mix = self.sc.fleet
+        if mix is not None and mix.captive is not None:  # the captive fleet: the first N vans by id
+            kept = sorted(self.day.vehicles, key=lambda v: v.id)[:mix.captive]
+            ids = {v.id for v in kept}
+            self.day = replace(self.day, vehicles=kept, drivers=[d for d in self.day.drivers if d.vehicle_id in ids])
         self.rng = random.Random(f"{cfg.seed}:world")
         self._tmp: str | None = None
         if database_url is None:
@@ -111,7 +126,7 @@ class DaySimulation:
             database_url = f"sqlite:///{Path(self._tmp) / 'sim.sqlite'}"
         self.bus: MessageBus = bootstrap(database_url, travel=travel)
         self.t0 = self.day.day_start
-        self.new_orders = self._new_orders()
+        self.new_orders = new_orders(self)
         self.orders: dict[str, Order] = {o.id: o for o in self.day.orders + [o for _, o in self.new_orders]}
         self.geo = Geo(self.bus.deps.travel, [self.day.depot.location] + [o.location for o in self.orders.values()],
                        self.at(8 * 3600))
@@ -122,6 +137,8 @@ class DaySimulation:
         self.outcomes: dict[str, OrderOutcome] = {o: OrderOutcome(self.orders[o]) for o in self.orders}
         self.incidents: list[tuple[int, int, float, LatLng | None, float]] = []
         self.handled = 0
+        self.observer = Observer(self.bus, live_repair=cfg.policy == "baton")
+        self.world = CarrierWorld(self, mix, self.sc.carrier_outage) if mix is not None else None
 
     # helpers ---------------------------------------------------------------------------------
     def at(self, s: int) -> datetime:
@@ -138,45 +155,36 @@ class DaySimulation:
         self.handled += 1
         return self.bus.handle(cmd)
 
-    def _new_orders(self) -> list[tuple[int, Order]]:
-        sc, rng = self.sc, random.Random(f"{self.cfg.seed}:new")
-        a, b = (minutes(x) * 60 for x in sc.new_orders_between)
-        out: list[tuple[int, Order]] = []
-        t = a
-        tz = self.t0.tzinfo
-        # the rate is for the whole bundled day (1,019 orders): a slice gets its share
-        rate = sc.new_orders_per_hour * min(1.0, len(self.day.orders) / 1019)
-        while rate > 0:
-            t += int(rng.expovariate(rate / 3600))
-            if t >= b:
-                break
-            src = rng.choice(self.day.orders)
-            jitter = LatLng(src.location.lat + rng.uniform(-0.002, 0.002),
-                            src.location.lng + rng.uniform(-0.002, 0.002))
-            start = t + sc.new_order_lead_min * 60
-            end = min(start + sc.new_order_window_min * 60, 18 * 3600)
-            units = max(1, round(src.size.volume_l / 10))
-            order = Order(
-                id=f"NEW-{len(out) + 1:03d}", customer=src.customer,
-                address=Address(f"{jitter.lat:.5f}, {jitter.lng:.5f}", jitter, "Brasília", country="BR"),
-                time_windows=[TimeWindow(self.at(start).astimezone(tz), self.at(end).astimezone(tz))],
-                service_time_s=180 + 20 * units, size=Size(math.ceil(units / 3), 2.0 * units, 10.0 * units),
-            )
-            out.append((t, order))
-        return out
-
     # setup -----------------------------------------------------------------------------------
     def _plan(self) -> None:
         day, cfg = self.day, self.cfg
         created = self.at(6 * 3600)
+        if cfg.policy == "baton":  # customers are told by Baton only under Baton's policy
+            self.observer.enable_notifications()
         self.handle(commands.RegisterFleet(at=created, depots=[day.depot], vehicles=day.vehicles, drivers=day.drivers))
         self.handle(commands.CreateOrders(at=created, orders=day.orders))
+        captive = [o.id for o in day.orders]
+        if self.world is not None:  # the rules decide who delivers what; captive planning gets its share
+            self.world.setup(created)
+            captive = self.world.dispatch(6 * 3600 + 600)
+            chosen = set(captive)
+            for o in day.orders:
+                if o.id not in chosen and o.id not in self.world.carried:
+                    self.outcomes[o.id].fleet = "unassigned"
+            every = self.world.mix.health_check_s
+            for t in range(7 * 3600, 19 * 3600, every):
+                self.push(t, "health", None)
+        for t in range(7 * 3600 + 1800, 20 * 3600 + 1, TICK_S):
+            self.push(t, "tick", None)
         plan_at = self.at(6 * 3600 + 1800)
         if cfg.policy == "manual":
-            plan = territory_plan(day.depot, day.orders, day.vehicles, day.drivers, self.geo, self.t0)
+            mine = set(captive)
+            plan = territory_plan(day.depot, [o for o in day.orders if o.id in mine], day.vehicles, day.drivers,
+                                  self.geo, self.t0)
             self.handle(commands.SubmitPlan(at=plan_at, plan=plan))
         else:
-            self.handle(commands.PlanOrders(at=plan_at, day_start=self.t0, options=PlanningOptions(
+            self.handle(commands.PlanOrders(at=plan_at, day_start=self.t0, order_ids=captive if self.world else None,
+                                             options=PlanningOptions(
                 time_limit_s=cfg.time_limit_s, seed=cfg.seed, max_iterations=cfg.max_iterations)))
         dispatch = self.at(7 * 3600 + 1800)
         if cfg.policy != "static":
@@ -196,24 +204,6 @@ class DaySimulation:
                        random.Random(f"{cfg.seed}:van:{r.vehicle_id}"))
             self.vans[r.id] = van
             self.push(max(self.clock(r.start), van.begin_s), "start", r.id)
-
-    def _schedule_disruptions(self) -> None:
-        sc, rng = self.sc, self.rng
-        a, b = (minutes(x) * 60 for x in sc.cancellations_between)
-        morning = sorted(o.id for o in self.day.orders)
-        for oid in sorted(rng.sample(morning, round(len(morning) * sc.cancellation_pct / 100))):
-            self.push(rng.randint(a, b), "cancel", oid)
-        for t, order in self.new_orders:
-            self.push(t, "new", order)
-        for inc in sc.traffic_incidents:
-            centre = (LatLng(inc.lat, inc.lng) if inc.lat is not None and inc.lng is not None
-                      else rng.choice(self.day.orders).location if inc.radius_km > 0 else None)
-            s, e = minutes(inc.start) * 60, minutes(inc.end) * 60
-            self.incidents.append((s, e, inc.factor, centre, inc.radius_km * 1000))
-            self.push(s, "traffic", (s, e, inc.factor, centre, inc.radius_km * 1000))
-        vans = sorted(v.id for v in self.day.vehicles)
-        for bd in sc.breakdowns:
-            self.push(minutes(bd.at) * 60, "breakdown", bd.vehicle or rng.choice(vans))
 
     # world -----------------------------------------------------------------------------------
     def _leg(self, van: _Van, to: int, t: int) -> tuple[int, int]:
@@ -242,7 +232,7 @@ class DaySimulation:
         if van.end_s is not None:
             return
         if van.broken_pending:
-            self._break_down(van, t)
+            break_down(self, van, t)
             return
         route, k = self._next_stop(van)
         if k is None:
@@ -250,6 +240,7 @@ class DaySimulation:
                 metres, secs = self._leg(van, self.depot_pt, t)
                 van.km += metres / 1000
                 van.leg_m, van.leg_s = van.leg_m + metres, van.leg_s + secs
+                van.leg = (van.point, self.depot_pt, t, t + secs)
                 van.point = self.depot_pt
                 self.push(t + secs, "decide", van.route_id)
             elif self.cfg.policy == "baton" and t < van.shift_end_s - 3600:
@@ -266,6 +257,7 @@ class DaySimulation:
         metres, secs = self._leg(van, target, t)
         van.km += metres / 1000
         van.leg_m, van.leg_s = van.leg_m + metres, van.leg_s + secs
+        van.leg = (van.point, target, t, t + secs)
         van.point = target
         if stop.kind == StopKind.RELOAD:
             self.push(t + secs + DEFAULT_RELOAD_S, "reload", van.route_id)
@@ -285,6 +277,7 @@ class DaySimulation:
         if not ok:  # cancelled or moved while the van drove there
             self._decide(van, t)
             return
+        self.observer.arrived(order_id, self.at(t))
         window = order.window_at(self.at(t))
         if window is not None and self.at(t) < window.start:
             t = self.clock(window.start)
@@ -301,42 +294,19 @@ class DaySimulation:
         else:
             self.push(t + FAILED_DWELL_S, "fail", (van.route_id, order_id, t))
 
-    def _break_down(self, van: _Van, t: int) -> None:
-        van.broken_pending = False
-        _moved, left = self.handle(commands.ReportBreakdown(at=self.at(t), route_id=van.route_id))
-        self._complete(van, t)
-        if self.cfg.policy == "manual":
-            for oid in left:
-                self._assign_manually(oid, t)
-
-    def _assign_manually(self, order_id: str, t: int) -> None:
-        order = self.orders[order_id]
-        candidates = []
-        with self.bus.uow:  # what each van still has to deliver, from the orders' states
-            load: dict[str, float] = {}
-            for status in (S.PLANNED, S.DISPATCHED, S.OUT_FOR_DELIVERY):
-                for o in self.bus.uow.orders.list(status=status):
-                    if o.route_id:
-                        load[o.route_id] = load.get(o.route_id, 0.0) + o.size.volume_l
-        for van in self.vans.values():
-            if van.end_s is None and not van.broken_pending:
-                candidates.append((van.route_id, van.point, van.capacity_l - load.get(van.route_id, 0.0)))
-        rid = nearest_with_room(self.geo.index[order.location], order.size.volume_l, candidates, self.geo)
-        if rid is not None:
-            self.handle(commands.AssignOrder(at=self.at(t), actor="user:dispatcher", order_id=order_id, route_id=rid))
-
     # main loop -------------------------------------------------------------------------------
     def run(self, on_step: Callable[[float], None] | None = None) -> SimResult:
         """Run the day; ``on_step(fraction of the simulated day done)`` after each event."""
         try:
             self._plan()
-            self._schedule_disruptions()
+            schedule_disruptions(self)
             first, last = 7 * 3600, 20 * 3600
             while self.heap:
                 t, _, kind, payload = heapq.heappop(self.heap)
                 if self._seq > 50 * len(self.orders) + 10_000:
                     raise RuntimeError(f"simulation does not converge (at {self.at(t).isoformat()}, {kind})")
                 self._event(t, kind, payload)
+                periodic_improve(self, t)  # issue 5A: live background improvement (baton.live.sim_hook)
                 if on_step is not None:
                     on_step(min(1.0, max(0.0, (t - first) / (last - first))))
             return self._result()
@@ -353,6 +323,7 @@ class DaySimulation:
                 status = self.bus.uow.plans.get_route(payload).status
             if status.value == "dispatched":
                 self.handle(commands.StartRoute(at=at, actor=f"driver:{van.vehicle_id}", route_id=payload))
+                self.observer.left_depot(payload, at)
                 van.started = True
                 self._decide(van, t)
             elif self.cfg.policy == "baton" and t < van.shift_end_s - 3600:
@@ -381,32 +352,26 @@ class DaySimulation:
         elif kind == "reload":
             self.handle(commands.ReloadAtDepot(at=at, actor=f"driver:{self.vans[payload].vehicle_id}",
                                                route_id=payload))
+            self.observer.left_depot(payload, at)
             self._decide(self.vans[payload], t)
+        elif kind == "tick":
+            self.observer.tick(at, self._positions(t))
         else:
-            self._disruption(t, kind, payload)
+            disruption(self, t, kind, payload)
 
-    def _disruption(self, t: int, kind: str, payload: Any) -> None:
-        at = self.at(t)
-        if kind == "cancel":
-            with self.bus.uow:
-                status = self.bus.uow.orders.get(payload).status
-            if status not in (S.DELIVERED, S.CANCELLED, S.ARRIVED):
-                self.handle(commands.CancelOrder(at=at, actor="customer:web", order_id=payload, reason="customer"))
-                self.outcomes[payload].cancelled = True
-        elif kind == "new":
-            order: Order = payload
-            self.outcomes[order.id].placed_s = t
-            self.handle(commands.AddLiveOrder(at=at, actor="customer:web", order=order))
-            if self.cfg.policy == "manual":
-                self._assign_manually(order.id, t)
-        elif kind == "traffic":
-            s, e, factor, centre, radius = payload
-            self.handle(commands.ReportTraffic(at=at, factor=factor, start=self.at(s), end=self.at(e),
-                                               center=(centre.lat, centre.lng) if centre else None, radius_m=radius))
-        elif kind == "breakdown":
-            van = next((v for v in self.vans.values() if v.vehicle_id == payload), None)
-            if van is not None and van.end_s is None and van.started:
-                van.broken_pending = True
+    def _positions(self, t: int) -> list[tuple[str, LatLng]]:
+        """Where each van on the road truly is at ``t``: along its leg, or where it stands."""
+        out = []
+        for van in self.vans.values():
+            if not van.started or van.end_s is not None:
+                continue
+            if van.leg is not None and van.leg[2] <= t < van.leg[3]:
+                a, b = self.geo.points[van.leg[0]], self.geo.points[van.leg[1]]
+                f = (t - van.leg[2]) / max(1, van.leg[3] - van.leg[2])
+                out.append((van.vehicle_id, LatLng(a.lat + (b.lat - a.lat) * f, a.lng + (b.lng - a.lng) * f)))
+            else:
+                out.append((van.vehicle_id, self.geo.points[van.point]))
+        return out
 
     def _result(self) -> SimResult:
         with self.bus.uow:
@@ -420,7 +385,12 @@ class DaySimulation:
                            any(o.delivered_at or o.failed for o in self.outcomes.values()) and v.km > 0)
                 for v in self.vans.values()]
         costs = self.day.vehicles[0].costs
-        kpis = day_kpis(list(self.outcomes.values()), vans, costs)
+        outcomes = list(self.outcomes.values())
+        carriers = sum(self.world.cost_by_fleet.values()) if self.world is not None else 0.0
+        kpis = day_kpis(outcomes, vans, costs, carriers)
+        kpis.update(fleet_kpis(outcomes, van_cost(vans, costs), self.world,
+                               lambda o: is_on_time(o.order, o.delivered_at)))
+        kpis.update(self.observer.kpis(lambda oid: not self.outcomes[oid].cancelled))
         return SimResult(self.cfg.policy, self.cfg.seed, kpis, self.handled)
 
 
@@ -429,12 +399,6 @@ def _scratch() -> str | None:
     then costs no disk syncs), else the default temporary folder."""
     shm = Path("/dev/shm")
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-
-
-def _near(p: LatLng, c: LatLng, radius_m: float) -> bool:
-    dy = (p.lat - c.lat) * 111_195.0
-    dx = (p.lng - c.lng) * 111_195.0 * math.cos(math.radians(c.lat))
-    return dx * dx + dy * dy <= radius_m * radius_m
 
 
 def simulate_day(cfg: SimConfig, travel: TravelTimeProvider | None = None,

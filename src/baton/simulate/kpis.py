@@ -4,8 +4,8 @@
 * ``on_time_pct``: % of those delivered inside one of their windows (undelivered = not on time);
 * ``late_minutes``: minutes after the window, summed over late deliveries;
 * ``km``: kilometres driven by all vans; ``cost``: per used van ``fixed_per_day`` + ``per_km`` x km
-  + ``per_hour`` x hours from shift start to the van's return; ``cost_per_delivery`` = cost /
-  deliveries (money in the vans' currency);
+  + ``per_hour`` x hours from shift start to the van's return, plus what carriers (3PL, gig) charged;
+  ``cost_per_delivery`` = cost / deliveries (money in the vans' currency);
 * ``failed_attempts``: attempts where nobody was home;
 * ``told_before_window_pct``: of the *delayed* customers (delivered late, or not delivered today,
   leaving out those who were not at home),
@@ -34,6 +34,7 @@ class OrderOutcome:
     cancelled: bool = False
     placed_s: int | None = None
     told_at: datetime | None = None
+    fleet: str = "captive"  # who delivered (or last held) it: captive, 3pl, gig, unassigned
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,17 @@ class VanOutcome:
     used: bool
 
 
-def day_kpis(outcomes: list[OrderOutcome], vans: list[VanOutcome], costs: CostRates) -> dict[str, float]:
-    """The KPIs described in the module docstring, rounded for display."""
+def van_cost(vans: list[VanOutcome], costs: CostRates) -> float:
+    """What the used vans cost (see the module docstring), in the vans' currency."""
+    used = [v for v in vans if v.used]
+    cost = sum(costs.fixed_per_day + costs.per_hour * max(0, v.end_s - v.begin_s) / 3600 for v in used)
+    return cost + costs.per_km * sum(v.km for v in vans)
+
+
+def day_kpis(outcomes: list[OrderOutcome], vans: list[VanOutcome], costs: CostRates,
+             carrier_cost: float = 0.0) -> dict[str, float]:
+    """The KPIs described in the module docstring, rounded for display; ``carrier_cost``: what 3PL and
+    gig carriers charged (same currency)."""
     live = [o for o in outcomes if not o.cancelled]
     delivered = [o for o in live if o.delivered_at is not None]
     on_time = [o for o in delivered if is_on_time(o.order, o.delivered_at)]
@@ -58,8 +68,7 @@ def day_kpis(outcomes: list[OrderOutcome], vans: list[VanOutcome], costs: CostRa
             and o.told_at < o.order.time_windows[0].start]
     used = [v for v in vans if v.used]
     km = sum(v.km for v in vans)
-    cost = sum(costs.fixed_per_day + costs.per_hour * max(0, v.end_s - v.begin_s) / 3600 for v in used)
-    cost += costs.per_km * km
+    cost = van_cost(vans, costs) + carrier_cost
     return {
         "orders": len(live),
         "delivered": len(delivered),

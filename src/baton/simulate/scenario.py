@@ -6,7 +6,8 @@ optional, defaults in :class:`Scenario`): ``travel_sigma``, ``travel_bias``, ``s
 ``new_orders_between``, ``new_order_lead_min``, ``new_order_window_min``, ``traffic_incidents``
 (list of ``{start, end, factor, radius_km, lat?, lng?}``; ``radius_km: 0`` = city-wide; without
 ``lat``/``lng`` the centre is a random order's address), ``breakdowns`` (list of ``{at,
-vehicle?}``), ``carrier_outage`` (accepted, not modelled yet: there is no carrier in the day).
+vehicle?}``), ``fleet`` (captive / 3PL / gig mix) and ``carrier_outage`` (``{carrier, at, until?}``): see
+:mod:`baton.simulate.fleet`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import yaml
 
 from baton.domain.errors import ValidationError
+from baton.simulate.fleet import FleetMix, Gig, Outage, ThirdParty
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ class Scenario:
     holdout_pct: float = 0.0
     traffic_incidents: tuple[Incident, ...] = field(default_factory=tuple)
     breakdowns: tuple[Breakdown, ...] = field(default_factory=tuple)
-    carrier_outage: Any = None
+    fleet: FleetMix | None = None
+    carrier_outage: Outage | None = None
 
 
 def minutes(hhmm: str) -> int:
@@ -94,6 +97,9 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         values["breakdowns"] = tuple(Breakdown(**b) for b in data.get("breakdowns") or [])
     except TypeError as exc:
         raise ValidationError(f"traffic_incidents/breakdowns: {exc}") from exc
+    values["fleet"] = _fleet(data["fleet"]) if data.get("fleet") is not None else None
+    values["carrier_outage"] = _outage(data["carrier_outage"], values["fleet"]) \
+        if data.get("carrier_outage") is not None else None
     for key in ("cancellations_between", "new_orders_between"):
         if key in values:
             pair = tuple(values[key])
@@ -119,15 +125,74 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
     return scenario
 
 
+def _fleet(data: Any) -> FleetMix:
+    if not isinstance(data, dict):
+        raise ValidationError("fleet: must be a mapping")
+    allowed = {"captive", "captive_radius_km", "3pl", "gig", "rules", "health_check_s"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValidationError(f"fleet.{unknown[0]}: unknown key (known: {', '.join(sorted(allowed))})")
+    try:
+        third = tuple(ThirdParty(**{**t, "pickups": tuple(t.get("pickups", ("10:00", "13:00")))})
+                      for t in data.get("3pl") or [])
+        gig = Gig(**data["gig"]) if data.get("gig") is not None else None
+    except TypeError as exc:
+        raise ValidationError(f"fleet.3pl/gig: {exc}") from exc
+    mix = FleetMix(captive=data.get("captive"), captive_radius_km=data.get("captive_radius_km"),
+                   third_party=third, gig=gig, rules=data.get("rules"),
+                   health_check_s=int(data.get("health_check_s", 300)))
+    if mix.captive is not None and mix.captive < 1:
+        raise ValidationError(f"fleet.captive: must be >= 1 van, got {mix.captive}")
+    if mix.captive_radius_km is not None and mix.captive_radius_km <= 0:
+        raise ValidationError("fleet.captive_radius_km: must be > 0")
+    if mix.health_check_s < 1:
+        raise ValidationError("fleet.health_check_s: must be >= 1")
+    ids = [t.carrier for t in third]
+    if len(set(ids)) != len(ids) or "captive" in ids or "gig" in ids:
+        raise ValidationError("fleet.3pl.carrier: ids must be unique and not 'captive' or 'gig'")
+    for t in third:
+        if t.capacity < 0 or t.price_per_order < 0 or not 0 <= t.sla <= 1:
+            raise ValidationError(f"fleet.3pl[{t.carrier}]: capacity and price_per_order >= 0, sla within 0..1")
+        for p in t.pickups:
+            minutes(p)
+    if gig is not None and (gig.couriers < 0 or gig.price_per_order < 0 or gig.orders_per_courier < 1):
+        raise ValidationError("fleet.gig: couriers and price_per_order >= 0, orders_per_courier >= 1")
+    return mix
+
+
+def _outage(data: Any, fleet: FleetMix | None) -> Outage:
+    if not isinstance(data, dict):
+        raise ValidationError("carrier_outage: must be a mapping {carrier, at, until?}")
+    try:
+        outage = Outage(**data)
+    except TypeError as exc:
+        raise ValidationError(f"carrier_outage: {exc}") from exc
+    if fleet is None or outage.carrier not in {t.carrier for t in fleet.third_party}:
+        raise ValidationError(f"carrier_outage.carrier: {outage.carrier!r} is not a 3PL of the scenario's fleet")
+    minutes(outage.at)
+    if outage.until is not None and minutes(outage.until) <= minutes(outage.at):
+        raise ValidationError("carrier_outage.until: must be after at")
+    return outage
+
+
+#: Scenarios shipped with Baton, by name: ``standard`` (disruptions, own fleet only) and ``hybrid``
+#: (the same plus 3PL carriers, a gig network and a 3PL outage).
+BUNDLED = ("standard", "hybrid")
+
+
 def load_scenario(path: Path | None = None) -> Scenario:
-    """Read a scenario file; ``None`` = the standard scenario shipped with Baton.
+    """Read a scenario file; ``None`` = the standard scenario shipped with Baton; a bundled name
+    (:data:`BUNDLED`, e.g. ``Path("hybrid")``) that is not an existing file = that shipped scenario.
 
     Raises:
         ValidationError: when the file is not a YAML mapping or a value is invalid.
         OSError: when the file cannot be read.
     """
-    text = (path.read_text(encoding="utf-8") if path is not None
-            else (resources.files("baton") / "simulate" / "standard.yaml").read_text(encoding="utf-8"))
+    if path is None or (not path.exists() and str(path) in BUNDLED):
+        name = "standard" if path is None else str(path)
+        text = (resources.files("baton") / "simulate" / f"{name}.yaml").read_text(encoding="utf-8")
+    else:
+        text = path.read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise ValidationError("scenario: the file must hold a YAML mapping")

@@ -162,13 +162,14 @@ class DispatchStore:
         self.session.execute(insert(t.tenders).values(
             org_id=self.org_id, id=x.id, order_id=x.order_id, carrier_id=x.carrier_id, state=x.state.value,
             offered_at=x.offered_at, expires_at=x.expires_at, responded_at=x.responded_at, reason=x.reason,
-            price=x.price))
+            price=x.price, driver_id=x.driver_id))
 
     def save_tender(self, x: Tender) -> None:
         """Insert or update a tender."""
         self._upsert(t.tenders, {"org_id": self.org_id, "id": x.id}, {
             "order_id": x.order_id, "carrier_id": x.carrier_id, "state": x.state.value, "offered_at": x.offered_at,
-            "expires_at": x.expires_at, "responded_at": x.responded_at, "reason": x.reason, "price": x.price})
+            "expires_at": x.expires_at, "responded_at": x.responded_at, "reason": x.reason, "price": x.price,
+            "driver_id": x.driver_id})
 
     def tender(self, tender_id: str) -> Tender:
         """Raises NotFound when no such tender."""
@@ -176,8 +177,30 @@ class DispatchStore:
         r = self.session.execute(select(tt).where(tt.c.org_id == self.org_id, tt.c.id == tender_id)).first()
         if r is None:
             raise NotFound(f"tender {tender_id!r} not found")
-        return Tender(r.id, r.order_id, r.carrier_id, r.offered_at, r.expires_at, TenderState(r.state),
-                      r.responded_at, r.reason, r.price)
+        return _tender_from_row(r)
+
+    def list_tenders(self, *, driver_id: str | None = None, carrier_id: str | None = None,
+                     state: TenderState | None = None, order_id: str | None = None,
+                     limit: int = 500) -> list[Tender]:
+        """Tenders filtered by courier, carrier, state and order (``None``: any), newest offer first."""
+        tt = t.tenders
+        stmt = select(tt).where(tt.c.org_id == self.org_id)
+        for column, value in (("driver_id", driver_id), ("carrier_id", carrier_id), ("order_id", order_id),
+                              ("state", state.value if state is not None else None)):
+            if value is not None:
+                stmt = stmt.where(tt.c[column] == value)
+        rows = self.session.execute(stmt.order_by(tt.c.offered_at.desc(), tt.c.id.desc()).limit(limit)).all()
+        return [_tender_from_row(r) for r in rows]
+
+    def courier_load(self, carrier_id: str, at: datetime) -> dict[str, int]:
+        """Per courier of ``carrier_id``: offers open now plus offers accepted in the 24 h before ``at``
+        (what balances offers among a gig network's couriers)."""
+        tt = t.tenders
+        rows = self.session.execute(select(tt.c.driver_id, func.count()).where(
+            tt.c.org_id == self.org_id, tt.c.carrier_id == carrier_id, tt.c.driver_id.is_not(None),
+            tt.c.state.in_([TenderState.OFFERED.value, TenderState.ACCEPTED.value]),
+            tt.c.offered_at >= at - timedelta(days=1)).group_by(tt.c.driver_id)).all()
+        return {str(d): int(n) for d, n in rows}
 
     def tenders(self, order_id: str) -> list[Tender]:
         ids = self.session.scalars(select(t.TenderRow.id).where(
@@ -236,6 +259,11 @@ class DispatchStore:
         self.session.add(t.CarrierMessageRow(org_id=self.org_id, carrier_id=carrier_id, message_id=message_id,
                                              received_at=at))
         return False
+
+
+def _tender_from_row(r: Any) -> Tender:
+    return Tender(r.id, r.order_id, r.carrier_id, r.offered_at, r.expires_at, TenderState(r.state),
+                  r.responded_at, r.reason, r.price, r.driver_id)
 
 
 def _process_from_row(row: Any) -> DispatchProcess:

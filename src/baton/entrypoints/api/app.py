@@ -30,7 +30,7 @@ API_PREFIX = "/api/v1"
 
 #: Routers of other feature areas, included when their module exists (``module:attribute``).
 #: The customer tracking page lives in ``baton.entrypoints.web.tracking`` (its ``router``).
-EXTRA_ROUTERS: tuple[str, ...] = ("baton.entrypoints.web.tracking:router",)
+EXTRA_ROUTERS: tuple[str, ...] = ("baton.entrypoints.web.tracking:router", "baton.entrypoints.web.driver:router")
 
 
 def _optional_router(spec: str) -> APIRouter | None:
@@ -119,4 +119,6 @@ def create_app(
         if router is not None:
             app.include_router(router)
     features.mount_execution(app, ctx, API_PREFIX)
+    features.mount_driver(app, ctx, API_PREFIX)
+    features.mount_dispatch(app, ctx, API_PREFIX)
     return app

@@ -38,7 +38,9 @@ class ApiSettings:
     ``secret_key``: signs tokens and cookies (``None``: ``BATON_SECRET_KEY`` or ``<BATON_HOME>/secret_key``).
     ``redis_url``: live fan-out across processes (``None``: ``BATON_REDIS_URL``, else in-process).
     ``tiles_url``: the dashboard's map tile template (``None``: ``BATON_TILES_URL``, else no tiles).
-    ``operator_org``: the organisation whose admins may manage every organisation.
+    ``operator_org``: the organisation whose admins may manage every organisation, and whose fleet the
+    execution runtime (GPS ingestion, ETAs, execution exceptions) serves (``BATON_OPERATOR_ORG``, else
+    ``default``).
     ``token_ttl_s``: lifetime of access tokens and dashboard sessions, seconds.
     ``secure_cookies``: mark the session cookie ``Secure`` (serve over HTTPS).
     """
@@ -59,6 +61,8 @@ class ApiSettings:
             "tiles_url": os.environ.get("BATON_TILES_URL") or None,
             "secure_cookies": os.environ.get("BATON_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
         }
+        if os.environ.get("BATON_OPERATOR_ORG"):
+            values["operator_org"] = os.environ["BATON_OPERATOR_ORG"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

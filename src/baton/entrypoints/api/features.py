@@ -6,11 +6,15 @@
   (ETA refresher, exception monitor) runs over one message bus, that of the operator
   organisation (``ApiSettings.operator_org``); until it is
   made per-tenant, credentials of any other organisation get 403 there, never data.
+* ``/api/v1/dispatch/...``: carriers, dispatch decisions and tenders, gig couriers' offers
+  (:mod:`baton.entrypoints.api_dispatch`), per tenant, each endpoint with its own scopes; carriers'
+  HMAC-signed webhooks in a sub-application at ``/api/v1/hooks/dispatch/{org_id}/...``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 
@@ -33,17 +37,79 @@ def _operator_access(request: Request, principal: Annotated[Principal, Depends(a
     return principal
 
 
+def positions_message(pings: Sequence[Any], org_id: str) -> dict[str, Any] | None:
+    """The live message for one accepted batch of GPS pings: the latest fix per vehicle, shaped like an
+    event message (``name`` ``vehicle.positions``, ``payload.vehicles``: ``[{vehicle_id, lat, lng, ts,
+    speed_mps, heading_deg}]``). ``None`` for an empty batch. Not stored as an event: the positions
+    tables are the record; this only moves dashboard markers."""
+    latest: dict[str, Any] = {}
+    for p in pings:
+        if p.vehicle_id not in latest or p.ts > latest[p.vehicle_id].ts:
+            latest[p.vehicle_id] = p
+    if not latest:
+        return None
+    newest = max(p.ts for p in latest.values())
+    return {"name": "vehicle.positions", "aggregate_id": org_id, "occurred_at": newest.isoformat(),
+            "actor": "system:gps", "payload": {"vehicles": [
+                {"vehicle_id": v, "lat": p.lat, "lng": p.lng, "ts": p.ts.isoformat(), "speed_mps": p.speed_mps,
+                 "heading_deg": p.heading_deg} for v, p in sorted(latest.items())]}}
+
+
 def mount_execution(app: FastAPI, ctx: ApiContext, api_prefix: str) -> None:
     """Include the execution router under ``{api_prefix}/execution`` and attach its runtime
-    (``app.state.execution``); the ETA refresher thread is started by :func:`start_features`."""
+    (``app.state.execution``); the ETA refresher thread is started by :func:`start_features`.
+    Each accepted batch of GPS pings is also published live (:func:`positions_message`)."""
     from baton.entrypoints import api_execute
+    from baton.execute.pings import IngestResult
     from baton.execute.runtime import ExecutionRuntime
     from baton.execute.service import ExecutionService
 
-    app.state.execution = ExecutionRuntime(ExecutionService(ctx.bus(ctx.settings.operator_org)))
+    org_id = ctx.settings.operator_org
+
+    class PublishingRuntime(ExecutionRuntime):
+        def ingest(self, pings: Sequence[object]) -> IngestResult:
+            result = super().ingest(pings)
+            message = positions_message(result.stored, org_id)
+            if message is not None and result.accepted:
+                ctx.pubsub.publish(ctx.channel(org_id), message)
+            return result
+
+    app.state.execution = PublishingRuntime(ExecutionService(ctx.bus(org_id)))
     secured = APIRouter(prefix=f"{api_prefix}/execution", dependencies=[Depends(_operator_access)])
     secured.include_router(api_execute.router)
     app.include_router(secured)
+
+
+def mount_dispatch(app: FastAPI, ctx: ApiContext, api_prefix: str) -> None:
+    """Include the dispatch router under ``{api_prefix}/dispatch`` (per-tenant, user credentials) and
+    mount the carriers' webhook sub-application at ``{api_prefix}/hooks`` (HMAC-signed, per
+    ``{org_id}`` in the path)."""
+    from baton.entrypoints import api_dispatch
+    from baton.entrypoints.api.errors import install_error_handlers
+
+    app.include_router(api_dispatch.router, prefix=api_prefix)
+    hooks = FastAPI(title="Baton carrier webhooks", openapi_url=None, docs_url=None, redoc_url=None)
+    install_error_handlers(hooks)
+    hooks.include_router(api_dispatch.make_webhook_router(lambda request: ctx.bus(request.path_params["org_id"]),
+                                                          prefix="/dispatch/{org_id}"))
+    app.mount(f"{api_prefix}/hooks", hooks)
+
+
+def mount_driver(app: FastAPI, ctx: ApiContext, api_prefix: str) -> None:
+    """Include the driver-app and proof-of-delivery router (:mod:`baton.entrypoints.api_driver`) under
+    ``api_prefix``, with the media object store (``BATON_OBJECT_STORE``; default ``<BATON_HOME>/objects``)
+    in ``app.state.object_store`` and the completion rules (``BATON_POD_RULES``) in ``app.state.pod_rules``.
+    Every endpoint authenticates per request and is scoped to the caller's organisation."""
+    from baton.adapters.objectstore import make_object_store
+    from baton.entrypoints import api_driver
+    from baton.prove.requirements import load_rules
+    from baton.service_layer.prove_hooks import install
+
+    install()  # custody links (pickup, hand-over, carrier POD) written with the events that cause them
+    if not hasattr(app.state, "object_store"):
+        app.state.object_store = ctx.extra.get("object_store") or make_object_store()
+    app.state.pod_rules = ctx.extra.get("pod_rules") or load_rules()
+    app.include_router(api_driver.router, prefix=api_prefix)
 
 
 def start_features(app: FastAPI) -> None:

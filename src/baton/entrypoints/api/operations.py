@@ -1,4 +1,5 @@
-"""Operational read models for the control tower: live vehicle positions, exceptions, KPIs, the dashboard state.
+"""Operational read models for the control tower: live vehicle positions (GPS fixes, else stop events),
+exceptions, KPIs, the dashboard state.
 
 Pure functions of what the database holds for one organisation (via a unit of work), shared by
 the ``/api/v1/kpis``, ``/exceptions`` and ``/dashboard`` endpoints.
@@ -6,8 +7,10 @@ the ``/api/v1/kpis``, ``/exceptions`` and ``/dashboard`` endpoints.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from baton.adapters.repository.positions import Position, PositionRepository
 from baton.domain.events import OrderStatusChanged
 from baton.domain.fleet import Depot
 from baton.domain.lifecycle import OrderStatus
@@ -50,6 +53,19 @@ def vehicle_position(route: Route, orders: dict[str, Order], depots: dict[str, D
             "at": route.actual_start.isoformat() if route.actual_start else None, "order_id": None}
 
 
+def gps_position(route: Route, derived: dict[str, Any] | None, fix: Position | None) -> dict[str, Any] | None:
+    """The route's vehicle position: its latest GPS fix (``state`` ``gps``, with ``accuracy_m``,
+    ``speed_mps``) while the route is dispatched or in progress and the fix is not older than what
+    the stop events say; otherwise ``derived`` (from :func:`vehicle_position`)."""
+    if fix is None or route.status not in (RouteStatus.DISPATCHED, RouteStatus.IN_PROGRESS):
+        return derived
+    if derived is not None and derived.get("at") and datetime.fromisoformat(derived["at"]) > fix.ts:
+        return derived
+    return {"lat": fix.lat, "lng": fix.lng, "state": "gps", "at": fix.ts.isoformat(),
+            "order_id": derived.get("order_id") if derived else None, "accuracy_m": fix.accuracy_m,
+            "speed_mps": fix.speed_mps}
+
+
 def exceptions(uow: SqlAlchemyUnitOfWork, orders: list[Order], unassigned: dict[str, str]) -> list[dict[str, Any]]:
     """Orders that need a dispatcher: failed attempts (with the failure reason) and unassigned orders.
 
@@ -76,6 +92,7 @@ def exceptions(uow: SqlAlchemyUnitOfWork, orders: list[Order], unassigned: dict[
 
 def dashboard_state(uow: SqlAlchemyUnitOfWork) -> dict[str, Any]:
     """Everything the dashboard draws, for the unit of work's organisation (opened here)."""
+    from baton.entrypoints.api.exceptions_queue import queue
     with uow:
         orders = uow.orders.list()
         depots = uow.depots.list()
@@ -86,6 +103,7 @@ def dashboard_state(uow: SqlAlchemyUnitOfWork) -> dict[str, Any]:
         routes = [uow.plans.get_route(i) for i in
                   active_route_ids(uow.session, uow.org_id, current.id if current else None)]
         unassigned = {u.order_id: u.reason for u in current.unassigned} if current else {}
+        fixes = PositionRepository(uow.session, uow.org_id).latest()
         by_id = {o.id: o for o in orders}
         depot_by_id = {d.id: d for d in depots}
         vehicle_by_id = {v.id: v for v in vehicles}
@@ -97,7 +115,7 @@ def dashboard_state(uow: SqlAlchemyUnitOfWork) -> dict[str, Any]:
         for r in routes:
             item = route_out(r)
             item["color"] = colour.get(r.vehicle_id, "#333333")
-            item["position"] = vehicle_position(r, by_id, depot_by_id)
+            item["position"] = gps_position(r, vehicle_position(r, by_id, depot_by_id), fixes.get(r.vehicle_id))
             item["path"] = [[by_id[s.order_id].location.lat, by_id[s.order_id].location.lng]
                             for s in r.stops if s.order_id in by_id]
             item["delivered"] = sum(1 for i in r.order_ids if i in by_id and by_id[i].status == OrderStatus.DELIVERED)
@@ -112,7 +130,8 @@ def dashboard_state(uow: SqlAlchemyUnitOfWork) -> dict[str, Any]:
             fleet.append(vehicle_out(v) | {
                 "status": on.status.value if on else "idle", "route_id": on.id if on else None,
                 "utilisation_pct": round(100.0 * load / v.capacity.parcels, 1) if v.capacity.parcels else 0.0,
-                "color": colour[v.id]})
+                "color": colour[v.id],
+                "last_fix": fixes[v.id].ts.isoformat() if v.id in fixes else None})
         return {
             "org_id": uow.org_id, "plan_id": current.id if current else None,
             "depots": [depot_out(d) for d in depots], "drivers": [driver_out(d) for d in drivers],
@@ -122,5 +141,5 @@ def dashboard_state(uow: SqlAlchemyUnitOfWork) -> dict[str, Any]:
                         "sla_tier": o.sla_tier.value, "attempts": o.attempts,
                         "windows": [[w.start.isoformat(), w.end.isoformat()] for w in o.time_windows]}
                        for o in orders],
-            "exceptions": exceptions(uow, orders, unassigned),
+            "exceptions": queue(uow, orders, unassigned),
         }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from baton.adapters import orm
@@ -73,15 +73,29 @@ def list_plans(session: Session, org_id: str, limit: int, offset: int) -> list[d
     rows = session.execute(select(p).where(p.c.org_id == org_id)
                            .order_by(p.c.created_at.desc(), p.c.id.desc()).limit(limit).offset(offset))
     return [{"id": r.id, "created_at": r.created_at.isoformat(), "is_current": r.is_current,
+             "status": plan_status(session, org_id, r.id, r.is_current),
              "feasible": r.feasible, "solve_seconds": r.solve_seconds, "currency": r.currency,
              "cost_total": r.cost_fixed + r.cost_distance + r.cost_time + r.cost_penalties} for r in rows]
 
 
 def active_route_ids(session: Session, org_id: str, current_plan_id: str | None) -> list[str]:
-    """Routes to watch: every route of the current plan plus routes of other plans not completed."""
-    r = orm.routes
-    cond = r.c.status != "completed"
+    """Routes to watch: every route of the current plan plus routes of other plans not completed that
+    still carry an order (so a draft plan's routes, which carry none until published, are not watched)."""
+    r, o = orm.routes, orm.orders
+    carries = select(o.c.id).where(o.c.org_id == r.c.org_id, o.c.route_id == r.c.id).exists()
+    cond = and_(r.c.status != "completed", carries)
     if current_plan_id is not None:
         cond = or_(cond, r.c.plan_id == current_plan_id)
     rows = session.execute(select(r.c.id).where(r.c.org_id == org_id, cond).order_by(r.c.plan_id, r.c.position))
     return list(rows.scalars())
+
+
+def plan_status(session: Session, org_id: str, plan_id: str, is_current: bool) -> str:
+    """``current``; ``draft`` (solved with ``publish: false``, never published); or ``superseded``
+    (was current once — ``plan.created`` or ``plan.published`` — another plan is current now)."""
+    if is_current:
+        return "current"
+    e = orm.events
+    used = session.execute(select(e.c.id).where(e.c.org_id == org_id, e.c.aggregate_id == plan_id,
+                                                e.c.name.in_(["plan.created", "plan.published"])).limit(1)).first()
+    return "superseded" if used is not None else "draft"

@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-from baton.domain.lifecycle import OrderStatus
 from baton.entrypoints.api.access import Principal
 from baton.entrypoints.api.auth import context, refuse_restricted, require
 from baton.entrypoints.api.context import event_message
-from baton.entrypoints.api.errors import ApiProblem
-from baton.entrypoints.api.operations import dashboard_state, exceptions
-from baton.planning.problem import PlanningOptions
-from baton.service_layer import commands
+from baton.entrypoints.api.exceptions_queue import act, queue
+from baton.entrypoints.api.operations import dashboard_state
 
 router = APIRouter(tags=["operations"])
 
 #: Seconds between SSE keep-alive comments.
 KEEPALIVE_S = 15.0
-#: Solver budget when an exception's order is re-planned on its own, seconds.
-REASSIGN_SECONDS = 2.0
 
 
 @router.get("/kpis", summary="Key performance indicators of the current plan and its execution")
@@ -36,47 +31,39 @@ def kpis(request: Request, principal: Annotated[Principal, Depends(require("kpis
     return result
 
 
-@router.get("/exceptions", summary="Orders needing a dispatcher: failed attempts and unassigned orders")
+@router.get("/exceptions", summary="The exceptions queue: order problems and execution exceptions, one model")
 def list_exceptions(request: Request,
                     principal: Annotated[Principal, Depends(require("orders:read"))]) -> list[dict[str, Any]]:
+    """Items ``{id (order:<id> | exc:<id>), source (order | execution), kind, status, order_id, route_id,
+    vehicle_id, reason, customer, attempts, opened_at, needs_dispatcher, actions}``; see
+    :mod:`baton.entrypoints.api.exceptions_queue`."""
     refuse_restricted(principal, "exceptions")
     uow = context(request).uow(principal.org_id)
     with uow:
-        current = uow.plans.current()
-        unassigned = {u.order_id: u.reason for u in current.unassigned} if current else {}
-        orders = [o for s in (OrderStatus.FAILED_ATTEMPT, OrderStatus.RETURNED_TO_DEPOT, OrderStatus.CREATED,
-                              OrderStatus.REATTEMPT) for o in uow.orders.list(status=s)]
-        return exceptions(uow, orders, unassigned)
+        return queue(uow)
 
 
-@router.post("/exceptions/{order_id}/{action}", summary="Act on an exception: reattempt or reassign")
+class ExceptionActionIn(BaseModel):
+    """``note``: free text kept with the action (the resolution for ``resolve``, required there; the
+    message for ``notify``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(None, max_length=2000)
+
+
+@router.post("/exceptions/{exception_id}/{action}", summary="Act on an exception (one click on the dashboard)")
 def act_on_exception(
-    request: Request, order_id: str, action: Literal["reattempt", "reassign"],
+    request: Request, exception_id: str, action: Literal["reattempt", "reassign", "notify", "acknowledge", "resolve"],
     principal: Annotated[Principal, Depends(require("orders:write", "plans:write"))],
+    body: ExceptionActionIn | None = None,
 ) -> dict[str, Any]:
-    """``reattempt``: a failed order goes back to the queue (``reattempt``). ``reassign``: the order
-    (failed ones are first put back in the queue) is planned again on its own, on any vehicle
-    (solver budget :data:`REASSIGN_SECONDS` s). Answers ``{order_id, action, status, route_id, reason}``."""
+    """``exception_id`` is a queue item id (``order:<order_id>``, ``exc:<id>``; a bare order id also works).
+    Order items: ``reattempt``, ``reassign`` (planned again on its own, solver budget 2 s), ``notify``.
+    Execution items: ``acknowledge``, ``resolve`` (``note`` = the resolution), ``notify`` (when it
+    concerns an order). Answers ``{id, action, outcome, order_id, status, route_id, reason}``;
+    409 when the action does not apply to the item now."""
     refuse_restricted(principal, "exceptions")
-    ctx = context(request)
-    bus = ctx.bus(principal.org_id)
-    now = datetime.now(UTC)
-    with ctx.uow(principal.org_id) as uow:
-        order = uow.orders.get(order_id)
-    if order.status in (OrderStatus.FAILED_ATTEMPT, OrderStatus.RETURNED_TO_DEPOT):
-        bus.handle(commands.ReattemptOrder(at=now, actor=principal.actor, order_id=order_id,
-                                           reason=f"dispatcher: {action}"))
-    elif action == "reattempt" or order.status not in (OrderStatus.CREATED, OrderStatus.REATTEMPT):
-        raise ApiProblem(409, "conflict", f"order {order_id} is {order.status.value}: nothing to {action}")
-    reason = None
-    if action == "reassign":
-        plan = bus.handle(commands.PlanOrders(at=now, actor=principal.actor, order_ids=[order_id],
-                                              options=PlanningOptions(time_limit_s=REASSIGN_SECONDS)))
-        reason = next((u.reason for u in plan.unassigned if u.order_id == order_id), None)
-    with ctx.uow(principal.org_id) as uow:
-        order = uow.orders.get(order_id)
-    return {"order_id": order_id, "action": action, "status": order.status.value, "route_id": order.route_id,
-            "reason": reason}
+    return act(request, principal, exception_id, action, body.note if body else None)
 
 
 @router.get("/events", summary="The latest events of the organisation")

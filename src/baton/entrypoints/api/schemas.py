@@ -213,6 +213,8 @@ class PlanIn(_In):
     order_ids: list[str] | None = None
     day_start: AwareDatetime | None = None
     hard_time_windows: bool = True
+    publish: bool = Field(True, description="false: store a draft (not current, orders untouched) to publish "
+                                            "later with POST /plans/{id}/publish")
 
 
 class FailIn(_In):

@@ -19,12 +19,13 @@
       if (!r.ok) throw new Error(path + ": " + r.status);
       return r.json();
     },
-    async post(path) {
+    async post(path, body) {
       const r = await fetch(path, {method: "POST", credentials: "same-origin",
-        headers: {Accept: "application/json", "X-CSRF-Token": csrf}});
-      const body = await r.json().catch(() => ({}));
-      if (!r.ok) throw new Error(body.detail || r.status);
-      return body;
+        headers: {Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf},
+        body: JSON.stringify(body || {})});
+      const answer = await r.json().catch(() => ({}));
+      if (!r.ok) throw new Error(answer.detail || r.status);
+      return answer;
     },
   };
 
@@ -38,6 +39,29 @@
   let fitted = false;
   const STATUS_COLOUR = {delivered: "#2ca02c", failed_attempt: "#d62728", returned_to_depot: "#d62728",
                          cancelled: "#999", created: "#555", reattempt: "#ff7f0e"};
+
+  function placeVehicle(r, pos) {
+    const ll = [pos.lat, pos.lng];
+    const html = '<div class="vehicle-marker" data-route="' + esc(r.id) + '" data-vehicle="' + esc(r.vehicle_id) +
+      '" data-state="' + esc(pos.state) + '" data-latlng="' + ll.join(",") + '" style="background:' + esc(r.color) + '"></div>';
+    const icon = L.divIcon({className: "", html: html, iconSize: [16, 16]});
+    const tip = esc(r.vehicle_id) + " · " + (pos.state === "gps" ? "GPS" : esc(pos.state.replace(/_/g, " "))) + " " + hhmm(pos.at);
+    let m = vehicleMarkers.get(r.id);
+    if (!m) { m = L.marker(ll, {icon: icon, zIndexOffset: 1000}).bindTooltip(tip).addTo(layers.vehicles); vehicleMarkers.set(r.id, m); }
+    else { m.setLatLng(ll); m.setIcon(icon); m.setTooltipContent(tip); }
+  }
+
+  // GPS fixes pushed live (``vehicle.positions``): move the markers of routes on the road at once
+  function moveVehicles(vehicles) {
+    if (!dash.state) return;
+    for (const v of vehicles) {
+      for (const r of dash.state.routes) {
+        if (r.vehicle_id !== v.vehicle_id || (r.status !== "dispatched" && r.status !== "in_progress")) continue;
+        r.position = {lat: v.lat, lng: v.lng, state: "gps", at: v.ts, order_id: r.position ? r.position.order_id : null};
+        placeVehicle(r, r.position);
+      }
+    }
+  }
 
   function drawMap(state) {
     layers.depots.clearLayers(); layers.routes.clearLayers(); layers.orders.clearLayers();
@@ -63,17 +87,10 @@
     for (const r of state.routes) {
       if (!r.position || r.status === "planned") continue;
       seen.add(r.id);
-      const ll = [r.position.lat, r.position.lng];
-      const html = '<div class="vehicle-marker" data-route="' + esc(r.id) + '" data-state="' + esc(r.position.state) +
-        '" data-latlng="' + ll.join(",") + '" style="background:' + esc(r.color) + '"></div>';
-      const icon = L.divIcon({className: "", html: html, iconSize: [16, 16]});
-      const tip = esc(r.vehicle_id) + " · " + esc(r.position.state) + " " + hhmm(r.position.at);
-      let m = vehicleMarkers.get(r.id);
-      if (!m) { m = L.marker(ll, {icon: icon, zIndexOffset: 1000}).bindTooltip(tip).addTo(layers.vehicles); vehicleMarkers.set(r.id, m); }
-      else { m.setLatLng(ll); m.setIcon(icon); m.setTooltipContent(tip); }
+      placeVehicle(r, r.position);
     }
     for (const [id, m] of vehicleMarkers) if (!seen.has(id)) { layers.vehicles.removeLayer(m); vehicleMarkers.delete(id); }
-    if (!fitted && bounds.length) { map.fitBounds(bounds, {padding: [20, 20]}); fitted = true; }
+    if (!fitted && bounds.length) { map.fitBounds(bounds, {padding: [30, 30]}); fitted = true; }
   }
 
   // --- panels ------------------------------------------------------------------------------
@@ -86,19 +103,39 @@
       '<div class="tile" data-kpi="' + esc(key) + '"><div class="v">' + esc(v) + '</div><div class="k">' + esc(key) + "</div></div>").join("");
   }
 
+  const ACTION_LABEL = {reattempt: "Reattempt", reassign: "Reassign", notify: "Notify customer",
+                        acknowledge: "Acknowledge", resolve: "Resolve"};
   function drawExceptions(items) {
     $("#exc-count").textContent = items.length;
     $("#exceptions").innerHTML = items.slice(0, 100).map((x) =>
-      '<li data-order="' + esc(x.order_id) + '"><strong>' + esc(x.order_id) + "</strong> " + esc(x.customer) +
-      '<br><span class="muted">' + esc(x.kind.replace("_", " ")) + ": " + esc(x.reason || "") + "</span><br>" +
-      x.actions.map((a) => '<button data-action="' + esc(a) + '" data-order="' + esc(x.order_id) + '">' + esc(a) + "</button>").join("") +
+      '<li data-id="' + esc(x.id) + '" data-order="' + esc(x.order_id || "") + '" data-source="' + esc(x.source) + '">' +
+      '<span class="kind ' + esc(x.source) + '">' + esc(x.kind.replace(/_/g, " ")) + "</span> " +
+      "<strong>" + esc(x.order_id || x.vehicle_id || x.route_id || x.id) + "</strong> " + esc(x.customer || "") +
+      (x.status === "acknowledged" ? ' <span class="muted">(acknowledged)</span>' : "") +
+      '<br><span class="muted">' + esc(x.reason || "") + "</span><br>" +
+      x.actions.map((a) => '<button data-action="' + esc(a) + '" data-id="' + esc(x.id) + '">' + esc(ACTION_LABEL[a] || a) + "</button>").join("") +
       "</li>").join("") || '<li class="muted">Nothing needs attention.</li>';
   }
 
+  const FLEET_LABEL = {captive: "Captive", "3pl": "3PL carriers", gig: "Gig"};
   function drawFleet(fleet) {
-    $("#fleet tbody").innerHTML = fleet.map((v) =>
+    const groups = {};
+    for (const v of fleet) (groups[v.fleet_type] = groups[v.fleet_type] || []).push(v);
+    $("#fleet-summary").innerHTML = Object.keys(FLEET_LABEL).map((t) => {
+      const vs = groups[t] || [];
+      const busy = vs.filter((v) => v.status !== "idle");
+      const load = busy.length ? busy.reduce((a, v) => a + v.utilisation_pct, 0) / busy.length : 0;
+      return '<div class="fleet-group" data-fleet="' + t + '"><div class="v">' + busy.length + "/" + vs.length +
+        '</div><div class="k">' + FLEET_LABEL[t] + " on route · load " + load.toFixed(0) + " %</div></div>";
+    }).join("");
+    const order = Object.keys(FLEET_LABEL);
+    const rows = fleet.slice().sort((a, b) => order.indexOf(a.fleet_type) - order.indexOf(b.fleet_type));
+    $("#fleet tbody").innerHTML = rows.map((v) =>
       '<tr data-vehicle="' + esc(v.id) + '"><td><span class="swatch" style="background:' + esc(v.color) + '"></span>' + esc(v.name || v.id) +
-      "</td><td>" + esc(v.fleet_type) + "</td><td>" + esc(v.status) + "</td><td>" + esc(v.utilisation_pct) + " %</td></tr>").join("");
+      "</td><td>" + esc(FLEET_LABEL[v.fleet_type] || v.fleet_type) + (v.carrier_id ? " · " + esc(v.carrier_id) : "") +
+      '</td><td><span class="status ' + esc(v.status) + '">' + esc(v.status.replace(/_/g, " ")) + "</span></td>" +
+      '<td><span class="meter"><span style="width:' + Math.min(100, v.utilisation_pct) + '%"></span></span> ' + esc(v.utilisation_pct.toFixed(0)) + " %</td>" +
+      "<td>" + (v.last_fix ? hhmm(v.last_fix) : "–") + "</td></tr>").join("");
   }
 
   function drawOrders(orders) {
@@ -170,6 +207,7 @@
     es.addEventListener("baton", (ev) => {
       const msg = JSON.parse(ev.data);
       dash.events += 1;
+      if (msg.name === "vehicle.positions") { dash.fixes = (dash.fixes || 0) + 1; moveVehicles(msg.payload.vehicles); return; }
       const li = document.createElement("li");
       li.textContent = hhmm(msg.occurred_at) + " " + msg.name + " " + msg.aggregate_id +
         (msg.payload.to_status ? " → " + msg.payload.to_status : "");
@@ -187,10 +225,18 @@
   $("#exceptions").addEventListener("click", async (ev) => {
     const b = ev.target.closest("button[data-action]");
     if (!b) return;
+    let note = null;
+    if (b.dataset.action === "resolve") {
+      note = window.prompt("How was it resolved?", "handled by the dispatcher");
+      if (!note) return;
+    }
     b.disabled = true;
     try {
-      const res = await api.post("/api/v1/exceptions/" + encodeURIComponent(b.dataset.order) + "/" + b.dataset.action);
-      b.closest("li").dataset.result = res.status;
+      const res = await api.post("/api/v1/exceptions/" + encodeURIComponent(b.dataset.id) + "/" + b.dataset.action,
+                                 note ? {note: note} : {});
+      const li = b.closest("li");
+      li.dataset.result = res.status;
+      li.classList.add("done");
       scheduleRefresh();
     } catch (e) { alert("Action failed: " + e.message); b.disabled = false; }
   });

@@ -1,0 +1,30 @@
+"""The simulator's hook for the background improvement (one call in :mod:`baton.simulate.engine`).
+
+Every :data:`EVERY_S` simulated seconds, under the ``baton`` policy, the simulation sends
+:class:`~baton.service_layer.commands.ImproveLivePlan` through the message bus, as a worker
+would. The search is bounded by :data:`ITERATIONS` PyVRP iterations (not wall time), so the
+same seed gives the same day whatever the machine's load; :data:`SAFETY_S` caps its wall time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from baton.service_layer import commands
+
+EVERY_S = 1800
+ITERATIONS = 1500
+SAFETY_S = 60.0
+_last: WeakKeyDictionary[Any, int] = WeakKeyDictionary()
+
+
+def periodic_improve(sim: Any, t: int) -> None:
+    """Run the improvement when ``t`` (simulated clock s) is :data:`EVERY_S` past the last run."""
+    if sim.cfg.policy != "baton" or t < 8 * 3600:
+        return
+    if t - _last.get(sim, -EVERY_S) < EVERY_S:
+        return
+    _last[sim] = t
+    sim.handle(commands.ImproveLivePlan(at=sim.at(t), seconds=SAFETY_S, max_iterations=ITERATIONS,
+                                        seed=sim.cfg.seed))

@@ -1,0 +1,153 @@
+"""Background improvement of the live plan (warm-started PyVRP) and the event types not covered
+in test_live_replanning: per-vehicle traffic, size and address modifications."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from baton.adapters.travel import make_provider
+from baton.demo.enrich import DemoDay, enrich
+from baton.demo.main_job import bundled_day
+from baton.domain.plan import Plan, StopKind, UnassignedOrder
+from baton.domain.values import Address, LatLng, Size
+from baton.intake.loggi import load_loggi_day
+from baton.live.board import LiveBoard
+from baton.live.events import LivePlanImproved
+from baton.live.improve import ImproveOptions, apply, improve
+from baton.live.model import evaluate
+from baton.service_layer import commands
+from baton.service_layer.bootstrap import bootstrap
+from baton.service_layer.live_handlers import enable_live
+from baton.service_layer.messagebus import MessageBus
+
+
+@pytest.fixture(scope="module")
+def day() -> DemoDay:
+    return enrich(load_loggi_day(bundled_day()), seed=7, limit=50)
+
+
+def _setup(db_url: str, day: DemoDay, start_every: int = 2) -> tuple[MessageBus, LiveBoard, list[str]]:
+    """A plan built by cheapest insertion (feasible, not optimised); every other van leaves at 08:00."""
+    bus = bootstrap(db_url, travel=make_provider("great-circle"))
+    t0 = day.day_start
+    bus.handle(commands.RegisterFleet(at=t0 + timedelta(hours=6), depots=[day.depot], vehicles=day.vehicles,
+                                      drivers=day.drivers))
+    bus.handle(commands.CreateOrders(at=t0 + timedelta(hours=6), orders=[replace(o, events=[]) for o in day.orders]))
+    bus.handle(commands.SubmitPlan(at=t0 + timedelta(hours=6.5), plan=Plan(
+        id="p", created_at=t0, unassigned=[UnassignedOrder(o.id, "to insert") for o in day.orders])))
+    board = enable_live(bus, "baton")
+    bus.handle(commands.StartLive(at=t0 + timedelta(hours=7), insert_unassigned=True))
+    assert board.plan is not None
+    busy = sorted(rid for rid, r in board.plan.routes.items() if r.free)
+    started = busy[::start_every]
+    for rid in started:
+        bus.handle(commands.StartRoute(at=t0 + timedelta(hours=8), actor="driver:t", route_id=rid))
+    return bus, board, started
+
+
+def test_improvement_publishes_a_better_plan_keeping_pins_and_parcels(db_url: str, day: DemoDay) -> None:
+    bus, board, started = _setup(db_url, day)
+    plan = board.plan
+    assert plan is not None
+    pinned = {rid: plan.routes[rid].pinned for rid in started}
+    onboard = {rid: set(plan.routes[rid].onboard) for rid in started}
+    before = {rid: evaluate(plan, r) for rid, r in plan.routes.items()}
+    t0 = day.day_start
+    result = bus.handle(commands.ImproveLivePlan(at=t0 + timedelta(hours=8, minutes=1), seconds=30,
+                                                 max_iterations=400, seed=1))
+    assert result is not None and result.publish, result.reason
+    assert result.candidate_cost <= result.current_cost * 0.99
+    for rid in started:  # the stop each driver is driving to is untouched; parcels stay on their van
+        route = plan.routes[rid]
+        assert route.pinned == pinned[rid]
+        assert {o for o in onboard[rid] if plan.route_of(o) is not None} <= set(route.order_ids)
+        with bus.uow:
+            stored = bus.uow.plans.get_route(rid)
+        assert next(s for s in stored.stops if s.kind == StopKind.DELIVERY).order_id == pinned[rid]
+    for rid, route in plan.routes.items():  # nothing newly late or broken
+        after = evaluate(plan, route)
+        assert after.feasible or {i for i, _ in after.issues} <= {i for i, _ in before[rid].issues}
+    with bus.uow:
+        events = [e for e in bus.uow.all_events() if isinstance(e, LivePlanImproved)]
+        current = bus.uow.plans.current()
+    assert len(events) == 1 and events[0].published and events[0].routes == sorted(result.routes)
+    assert current is not None
+    for rid, items in result.routes.items():  # published: the stored routes are the new sequences
+        stored_ids = [oid for r in current.routes if r.id == rid for oid in r.order_ids]
+        assert stored_ids[-len(items):] == items if items else True
+    # the same state again: nothing beats it by the margin, nothing is published
+    again = bus.handle(commands.ImproveLivePlan(at=t0 + timedelta(hours=8, minutes=2), seconds=30,
+                                                max_iterations=100, seed=2, margin=0.5))
+    assert again is not None and not again.publish and again.reason
+    with bus.uow:
+        last = [e for e in bus.uow.all_events() if isinstance(e, LivePlanImproved)][-1]
+    assert not last.published and last.routes == []
+
+
+def test_improvement_below_the_margin_or_stale_is_not_applied(db_url: str, day: DemoDay) -> None:
+    _bus, board, started = _setup(db_url, day)
+    plan = board.plan
+    assert plan is not None
+    frozen = {rid: list(r.free) for rid, r in plan.routes.items()}
+    result = improve(plan, ImproveOptions(seconds=30, max_iterations=100, margin=0.9))
+    assert not result.publish and "margin" in result.reason
+    assert {rid: list(r.free) for rid, r in plan.routes.items()} == frozen  # improve never mutates
+    with pytest.raises(ValueError, match="not accepted"):
+        apply(plan, result)
+    good = improve(plan, ImproveOptions(seconds=30, max_iterations=500))
+    assert good.publish
+    victim = next(rid for rid in started if plan.routes[rid].free)
+    plan.routes[victim].free = plan.routes[victim].free[::-1]  # the plan moved on meanwhile
+    with pytest.raises(ValueError, match="changed"):
+        apply(plan, good)
+    with pytest.raises(ValueError, match="margin"):
+        ImproveOptions(margin=1.5)
+
+
+def test_traffic_on_one_vehicle_retimes_only_that_vehicle(db_url: str, day: DemoDay) -> None:
+    bus, board, started = _setup(db_url, day, start_every=1)
+    plan = board.plan
+    assert plan is not None
+    t0 = day.day_start
+    slow, other = started[0], started[1]
+    ends = {rid: evaluate(plan, plan.routes[rid]).end_s for rid in (slow, other)}
+    first = evaluate(plan, plan.routes[slow]).visits[0]  # the pinned stop, driven to from 08:00
+    vehicle = plan.routes[slow].vehicle_id
+    changed = bus.handle(commands.ReportTraffic(at=t0 + timedelta(hours=8, minutes=1), factor=1.6,
+                                                start=t0 + timedelta(hours=8), end=t0 + timedelta(hours=13),
+                                                vehicle_id=vehicle))
+    assert slow in changed and other not in changed
+    again = evaluate(plan, plan.routes[slow]).visits[0]
+    assert again.item == first.item and again.arrive_s > first.arrive_s  # its ETA moved, not the stop
+    assert evaluate(plan, plan.routes[other]).end_s == ends[other]
+
+
+def test_size_and_address_changes_reinsert_the_order(db_url: str, day: DemoDay) -> None:
+    bus, board, started = _setup(db_url, day)
+    plan = board.plan
+    assert plan is not None
+    t0 = day.day_start
+    waiting = next(rid for rid, r in plan.routes.items() if rid not in started and len(r.free) > 2)
+    oid = plan.routes[waiting].free[1]
+    bus.handle(commands.UpdateOrder(at=t0 + timedelta(hours=8, minutes=5), order_id=oid,
+                                    changes={"size": Size(2, 30.0, 120.0)}))
+    assert plan.orders[oid].units == (2, 300, 1200)
+    assert plan.route_of(oid) is not None or oid in plan.unassigned
+    old_point = plan.orders[oid].point
+    moved_to = LatLng(day.depot.location.lat + 0.02, day.depot.location.lng + 0.02)
+    bus.handle(commands.UpdateOrder(at=t0 + timedelta(hours=8, minutes=6), order_id=oid,
+                                    changes={"address": Address("moved", moved_to, "Brasília")}))
+    assert plan.orders[oid].point != old_point
+    assert plan.geo.points[plan.orders[oid].point] == moved_to
+    route = plan.route_of(oid)
+    assert route is not None, plan.unassigned.get(oid)
+    visit = next(v for v in evaluate(plan, route).visits if v.item == oid)
+    assert visit.point == plan.orders[oid].point and visit.late_s == 0
+    # an order on board a van that left stays on that van when modified
+    onboard = next(o for o in plan.routes[started[0]].free)
+    bus.handle(commands.UpdateOrder(at=t0 + timedelta(hours=8, minutes=7), order_id=onboard,
+                                    changes={"service_time_s": 420}))
+    assert plan.route_of(onboard) is plan.routes[started[0]] or onboard in plan.unassigned
