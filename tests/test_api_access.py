@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ DRIVER_ALLOWED = {
     ("POST", "/api/v1/routes/{route_id}/stops/{order_id}/deliver"),
     ("POST", "/api/v1/routes/{route_id}/stops/{order_id}/fail"), ("GET", "/api/v1/orders/{order_id}"),
     ("GET", "/api/v1/orders/{order_id}/events"),
+    ("POST", "/api/v1/execution/positions"),  # only for the vehicles of their own open routes (tested below)
 }
 
 
@@ -210,6 +212,16 @@ def test_drivers_see_only_their_own_routes(world: World) -> None:
     assert client.get(f"/api/v1/orders/{order_id}", headers=other).status_code == 403
     r = client.post(f"/api/v1/routes/{route['id']}/stops/{order_id}/arrive", headers=other)
     assert r.status_code == 403
+    # GPS: a driver reports positions for the vehicle of their own route only
+    ping = {"device_id": "phone-1", "lat": -15.79, "lng": -47.88, "ts": datetime.now(UTC).isoformat(),
+            "accuracy_m": 5}
+    other_van = "not-my-van"
+    r = client.post("/api/v1/execution/positions", headers=driver,
+                    json={"pings": [{**ping, "vehicle_id": route["vehicle_id"]}, {**ping, "vehicle_id": other_van}]})
+    assert r.status_code == 202 and r.json()["accepted"] == 1, r.text
+    assert [(x["index"], x["reason"]) for x in r.json()["rejected"]] == [(1, "not_your_vehicle")]
+    r = client.post("/api/v1/execution/positions", headers=other, json={**ping, "vehicle_id": route["vehicle_id"]})
+    assert r.json()["accepted"] == 0 and r.json()["rejected"][0]["reason"] == "not_your_vehicle"
 
 
 def test_api_keys_carry_their_scopes_and_can_be_revoked(

@@ -151,3 +151,21 @@ def test_size_and_address_changes_reinsert_the_order(db_url: str, day: DemoDay) 
     bus.handle(commands.UpdateOrder(at=t0 + timedelta(hours=8, minutes=7), order_id=onboard,
                                     changes={"service_time_s": 420}))
     assert plan.route_of(onboard) is plan.routes[started[0]] or onboard in plan.unassigned
+
+
+def test_a_parcel_reaching_the_depot_after_a_window_closes_is_not_offered_that_window(
+        db_url: str, day: DemoDay) -> None:
+    """Regression (seen in `baton bench outcome`): PyVRP refuses a client whose release time is after
+    its window's end; the model leaves such windows out instead of crashing."""
+    from baton.live.improve_model import ChurnCosts, build_live_model
+
+    _bus, board, started = _setup(db_url, day)
+    plan = board.plan
+    assert plan is not None
+    at_depot = [o for rid, r in plan.routes.items() if rid not in started for o in r.order_ids]
+    late = plan.orders[at_depot[0]]
+    first_close = min(hi for _, hi in late.windows)
+    late.available_s = first_close + 60  # its parcel arrives after the first window closes
+    model = build_live_model(plan, ChurnCosts())
+    served = [c for c in model.data.clients() if c.name == late.id]
+    assert all(c.tw_late >= late.available_s and c.release_time == late.available_s for c in served)

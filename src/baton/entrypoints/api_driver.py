@@ -11,7 +11,9 @@ Another organisation's ids answer 404. Errors are ``application/problem+json`` n
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -27,6 +29,13 @@ from baton.entrypoints.api.context import ApiContext
 from baton.entrypoints.api.errors import ApiProblem, forbidden, not_found
 from baton.prove.requirements import RuleSet
 from baton.service_layer.prove_commands import ApplyDriverActions, MoveClaim, RegisterMedia
+from baton.service_layer.prove_contact import (
+    CONTACT_TEMPLATES,
+    ContactRateLimited,
+    ContactUnavailable,
+    MessageCustomer,
+    NotYourStop,
+)
 from baton.service_layer.prove_views import driver_route_json, find_driver_route, sync_route_version, verify_pod
 
 #: Largest accepted media upload, bytes (413 above).
@@ -77,7 +86,64 @@ def get_route(request: Request, principal: Annotated[Principal, Depends(driver)]
         route = find_driver_route(uow, principal.driver_id, day)
         if route is None:
             raise not_found(f"driver {principal.driver_id} has no open route" + (f" on {day}" if day else ""))
-        return driver_route_json(uow, route, rules_of(request).for_org(principal.org_id))
+        body = driver_route_json(uow, route, rules_of(request).for_org(principal.org_id))
+    proxy = contact_proxy_number()
+    for stop in body["stops"]:
+        stop["contact"] = {"message_templates": list(CONTACT_TEMPLATES),
+                           "call_url": call_url(proxy, principal.org_id, stop["order_id"]) if proxy else None,
+                           "short_code": short_code(principal.org_id, stop["order_id"]) if proxy else None}
+    return body
+
+
+def contact_proxy_number() -> str | None:
+    """``BATON_CONTACT_PROXY_NUMBER`` (E.164, e.g. ``+556130001234``) or ``None`` when unset/invalid."""
+    raw = os.environ.get("BATON_CONTACT_PROXY_NUMBER", "").strip()
+    digits = raw.lstrip("+")
+    return raw if digits.isdigit() and 6 <= len(digits) <= 15 else None
+
+
+def short_code(org_id: str, order_id: str) -> str:
+    """The order's 6-digit contact code (stable: first 6 decimal digits of SHA-256 of ``org_id/order_id``);
+    the proxy's IVR resolves it to the customer's number (see docs/driver-app.md, "Contact")."""
+    return f"{int(hashlib.sha256(f'{org_id}/{order_id}'.encode()).hexdigest(), 16) % 1_000_000:06d}"
+
+
+def call_url(proxy: str, org_id: str, order_id: str) -> str:
+    """``tel:<proxy>,,<code>#``: dial the proxy number, pause ~4 s, then send the code as DTMF."""
+    return f"tel:{proxy},,{short_code(org_id, order_id)}#"
+
+
+@router.post("/driver/stops/{order_id}/message",
+             summary="Send the customer a templated message through the notification outbox (own stops only)")
+def post_stop_message(request: Request, order_id: str, principal: Annotated[Principal, Depends(driver_writer)],
+                      body: Any = Body(...)) -> dict[str, Any]:  # noqa: B008
+    """Body ``{"template": "arriving_soon|cannot_find_address|at_door", "text"?: str (≤ 300),
+    "client_message_id"?: str}``; answers the queued message (see
+    :class:`baton.service_layer.prove_contact.MessageCustomer`). 403 not your stop, 404 unknown order,
+    409 notifications not enabled, 422 bad field, 429 rate-limited (``Retry-After``)."""
+    if not isinstance(body, dict):
+        raise ApiProblem(422, "validation-error", "body: expected a JSON object")
+    template, text, cid = body.get("template"), body.get("text") or "", body.get("client_message_id")
+    if not isinstance(template, str):
+        raise ApiProblem(422, "validation-error", f"template: required, one of {', '.join(CONTACT_TEMPLATES)}")
+    if not isinstance(text, str):
+        raise ApiProblem(422, "validation-error", "text: must be a string")
+    if cid is not None and not isinstance(cid, str):
+        raise ApiProblem(422, "validation-error", "client_message_id: must be a string")
+    assert principal.driver_id is not None
+    try:
+        result: dict[str, Any] = _ctx(request).bus(principal.org_id).handle(MessageCustomer(
+            at=datetime.now(UTC), actor=principal.actor, driver_id=principal.driver_id, order_id=order_id,
+            template=template, text=text, client_message_id=cid))
+    except NotFound:
+        raise not_found(f"order_id: unknown order {order_id}") from None
+    except NotYourStop as exc:
+        raise forbidden(str(exc)) from None
+    except ContactUnavailable as exc:
+        raise ApiProblem(409, "conflict", str(exc)) from None
+    except ContactRateLimited as exc:
+        raise ApiProblem(429, "too-many-requests", str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
+    return result
 
 
 @router.post("/driver/media", summary="Upload a photo or signature (raw bytes); content-addressed, idempotent",

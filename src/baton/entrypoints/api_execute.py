@@ -2,8 +2,11 @@
 
 ``router`` is an :class:`fastapi.APIRouter`; the application includes it (with its own
 authentication dependencies) and puts an :class:`baton.execute.runtime.ExecutionRuntime` in
-``app.state.execution`` — :func:`install` does both. Bodies and answers are JSON; instants ISO 8601
-with offset; coordinates WGS84 degrees; ``accuracy_m`` metres; ``speed_mps`` m/s; ``heading_deg`` degrees.
+``app.state.execution`` — :func:`install` does both — or, multi-tenant, a
+:class:`baton.execute.runtime.TenantRuntimes`; then an authentication dependency must set
+``request.state.execution_org`` to the caller's organisation, whose runtime serves the request.
+Bodies and answers are JSON; instants ISO 8601 with offset; coordinates WGS84 degrees; ``accuracy_m``
+metres; ``speed_mps`` m/s; ``heading_deg`` degrees.
 
 * ``POST /positions`` ``{"pings": [ping, ...]}`` (or a bare list, or one ping) → ``202``
   ``{"accepted", "duplicates", "rejected": [{"index", "reason", "field", "detail"}]}``; refused pings
@@ -23,12 +26,14 @@ from typing import Any
 
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
+from baton.adapters import orm
 from baton.adapters.repository.positions import Position, PositionRepository
 from baton.domain.errors import NotFound
 from baton.execute.playbooks import Replanner
 from baton.execute.records import ExceptionRecord, ExecutionRecords
-from baton.execute.runtime import ExecutionRuntime
+from baton.execute.runtime import ExecutionRuntime, TenantRuntimes
 from baton.execute.service import ExecutionService, ExecutionSettings
 from baton.service_layer import commands
 from baton.service_layer.messagebus import MessageBus
@@ -54,6 +59,11 @@ def install(app: FastAPI, bus: MessageBus, settings: ExecutionSettings | None = 
 
 def _runtime(request: Request) -> ExecutionRuntime:
     runtime = getattr(request.app.state, "execution", None)
+    if isinstance(runtime, TenantRuntimes):
+        org_id = getattr(request.state, "execution_org", None)
+        if not isinstance(org_id, str):
+            raise HTTPException(403, "execution: the caller's organisation is unknown")
+        return runtime.for_org(org_id)
     if not isinstance(runtime, ExecutionRuntime):
         raise HTTPException(503, "execution is not configured on this server")
     return runtime
@@ -71,7 +81,21 @@ def post_positions(request: Request, body: Any = Body(...)) -> dict[str, Any]:  
         raise HTTPException(422, "pings: expected a list of pings")
     if len(pings) > MAX_BATCH:
         raise HTTPException(413, f"pings: at most {MAX_BATCH} per request, got {len(pings)}")
-    return _runtime(request).ingest(pings).as_dict()
+    own: frozenset[str] | None = getattr(request.state, "execution_vehicles", None)
+    if own is None:
+        return _runtime(request).ingest(pings).as_dict()
+    # a driver reports positions only for the vehicles of their own routes
+    mine = [(i, p) for i, p in enumerate(pings) if not isinstance(p, dict) or p.get("vehicle_id") in own
+            or p.get("vehicle_id") is None]
+    result = _runtime(request).ingest([p for _, p in mine]).as_dict()
+    for r in result["rejected"]:
+        r["index"] = mine[r["index"]][0]
+    kept = {i for i, _ in mine}
+    result["rejected"] += [{"index": i, "reason": "not_your_vehicle", "field": "vehicle_id",
+                            "detail": f"vehicle {p.get('vehicle_id')} is on none of your open routes"}
+                           for i, p in enumerate(pings) if i not in kept]
+    result["rejected"].sort(key=lambda r: r["index"])
+    return result
 
 
 def _position(p: Position) -> dict[str, Any]:
@@ -100,7 +124,11 @@ def get_trail(request: Request, vehicle_id: str, since: datetime | None = None,
     uow = _runtime(request).service.uow
     with uow:
         assert uow.session is not None
-        return [_position(p) for p in PositionRepository(uow.session, uow.org_id).trail(vehicle_id, since, until)]
+        trail = [_position(p) for p in PositionRepository(uow.session, uow.org_id).trail(vehicle_id, since, until)]
+        if not trail and uow.session.execute(select(orm.vehicles.c.id).where(
+                orm.vehicles.c.org_id == uow.org_id, orm.vehicles.c.id == vehicle_id)).first() is None:
+            raise HTTPException(404, f"vehicle_id: unknown vehicle {vehicle_id}")
+    return trail
 
 
 @router.get("/routes/{route_id}/etas")
@@ -109,6 +137,9 @@ def get_etas(request: Request, route_id: str) -> list[dict[str, Any]]:
     with uow:
         assert uow.session is not None
         rows = ExecutionRecords(uow.session, uow.org_id).etas(route_id=route_id)
+        if not rows and uow.session.execute(select(orm.routes.c.id).where(
+                orm.routes.c.org_id == uow.org_id, orm.routes.c.id == route_id)).first() is None:
+            raise HTTPException(404, f"route_id: unknown route {route_id}")
     return [{"order_id": r.order_id, "vehicle_id": r.vehicle_id, "eta": r.eta.isoformat(),
              "planned_arrival": r.planned_arrival.isoformat(),
              "window_end": r.window_end.isoformat() if r.window_end else None, "behind_s": r.behind_s,

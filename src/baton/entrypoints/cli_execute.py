@@ -170,6 +170,8 @@ def bench_ingest(
     batch: Annotated[int, typer.Option(min=1, max=5000, help="Pings per HTTP request.")] = 500,
     workers: Annotated[int, typer.Option(min=1, help="Concurrent HTTP connections of the load generator.")] = 4,
     refresh_interval: Annotated[float, typer.Option(min=0.01, help="Seconds between coalesced ETA passes.")] = 0.2,
+    speed_mps: Annotated[float, typer.Option(min=0, max=40, help="How fast the vans drive towards their stops "
+                                             "(m/s, real time; pings carry the real clock).")] = 8.0,
     database_url: Annotated[str | None, typer.Option(
         "--database-url", help="PostgreSQL server to create the scratch database on "
                                "(default postgresql://postgres@127.0.0.1:5432/postgres).")] = None,
@@ -188,7 +190,7 @@ def bench_ingest(
 
         try:
             result = run_ingest_bench(store, vehicles, seconds, database_url, batch, workers, refresh_interval,
-                                      on_progress)
+                                      on_progress, speed_mps=speed_mps)
         except ValueError as exc:
             err.print(f"[red]{exc}")
             raise typer.Exit(2) from exc

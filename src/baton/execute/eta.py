@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import h3
 
@@ -34,7 +34,11 @@ class EtaSettings:
     """``alpha``: weight of the newest leg in the pace; ``change_threshold_s``: an ETA move at least
     this large emits ``eta.changed``; ``zone_min_samples``: visits needed before a zone's learned
     service time replaces the plan's; ``store_granularity_s``: an ETA is rewritten in storage only when it
-    moved at least this much since last written (what a customer can see does not change below it)."""
+    moved at least this much since last written (what a customer can see does not change below it);
+    ``recompute_min_move_m`` / ``recompute_max_age_s``: a van with new pings is recomputed only when it moved
+    at least this far (m) since its last computation, or that computation is at least this old (s), or it
+    arrived/departed/started since (0 m: always recompute). Below both, its ETAs would move by less than
+    about the storage granularity."""
 
     alpha: float = 0.4
     min_pace: float = 0.5
@@ -42,6 +46,8 @@ class EtaSettings:
     change_threshold_s: int = 120
     zone_min_samples: int = 3
     store_granularity_s: int = 15
+    recompute_min_move_m: float = 10.0
+    recompute_max_age_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -78,8 +84,10 @@ class StopEta:
         return self.window_end is not None and self.eta > self.window_end
 
 
+@lru_cache(maxsize=1 << 16)
 def zone_of(lat: float, lng: float, resolution: int = 8) -> str:
-    """The H3 cell (resolution 8: about 0.7 km², ~460 m edge) used to learn service times per zone."""
+    """The H3 cell (resolution 8: about 0.7 km², ~460 m edge) used to learn service times per zone
+    (memoised: stops are looked up on every ETA pass)."""
     return str(h3.latlng_to_cell(lat, lng, resolution))
 
 

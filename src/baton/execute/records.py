@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from baton.adapters import orm
 from baton.adapters import orm_execute as ox
-from baton.adapters.repository.positions import _insert, _sqlite_ts
+from baton.adapters.repository.positions import _insert, _sqlite_ts, copy_binary
 from baton.execute.eta import StopEta
 
 
@@ -115,6 +115,9 @@ class ExecutionRecords:
         return len(errors), (sum(errors) / len(errors) / 60.0 if errors else None)
 
     # -- ETAs -----------------------------------------------------------------------------
+    _ETA_COPY_TYPES = ("varchar", "varchar", "varchar", "varchar", "timestamptz", "timestamptz", "timestamptz",
+                       "timestamptz", "int4", "float8", "timestamptz")
+
     def upsert_etas(self, items: Sequence[tuple[str, str, float, StopEta, datetime | None]],
                     computed_at: datetime) -> None:
         """Store ETAs; each item is ``(route_id, vehicle_id, pace, eta, announced_eta)``.
@@ -132,7 +135,8 @@ class ExecutionRecords:
                 "window_end", "behind_s", "pace_factor", "computed_at")
         at = ts(computed_at)
         rows = [(self.org_id, route_id, e.order_id, vehicle_id, ts(e.eta), ts(announced), ts(e.planned_arrival),
-                 ts(e.window_end), e.behind_s, pace, at) for route_id, vehicle_id, pace, e, announced in items]
+                 ts(e.window_end), int(e.behind_s), float(pace), at)
+                for route_id, vehicle_id, pace, e, announced in items]
         names = ", ".join(cols)
         sets = ", ".join(f"{c} = excluded.{c}" for c in cols[3:])
         conflict = f"ON CONFLICT (org_id, route_id, order_id) DO UPDATE SET {sets}"
@@ -140,9 +144,7 @@ class ExecutionRecords:
             with raw.cursor() as cur:
                 cur.execute("CREATE TEMP TABLE IF NOT EXISTS stop_etas_stage "
                             "(LIKE stop_etas INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-                with cur.copy(f"COPY stop_etas_stage ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                copy_binary(cur, f"stop_etas_stage ({names})", self._ETA_COPY_TYPES, rows)
                 cur.execute(f"INSERT INTO stop_etas ({names}) SELECT {names} FROM stop_etas_stage {conflict}")
                 cur.execute("DELETE FROM stop_etas_stage")
             return

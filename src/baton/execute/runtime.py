@@ -6,6 +6,9 @@ geofences at once; ETA recomputation is *coalesced per vehicle*: the refresher t
 publishes the ETAs in one transaction. ``lag_ms`` samples measure ping received → ETA committed.
 Every ``tick_s`` the refresher also re-evaluates all tracked vehicles (GPS silence, lateness that
 grows while nothing is received).
+
+:class:`TenantRuntimes` holds one runtime per organisation, each over that organisation's own message bus
+and unit of work, created (and started) lazily on the organisation's first request.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -118,5 +121,56 @@ class ExecutionRuntime:
                     "rejected": c.rejected, "vehicles_tracked": len(self.service.vehicles),
                     "ingest_busy_s": round(c.ingest_s, 3), "refresh_passes": c.refresh_passes,
                     "refresh_busy_s": round(c.refresh_s, 3),
-                    "eta_updates": len(lags), "eta_lag_p50_ms": percentile(lags, 0.5),
+                    "eta_updates": len(lags), "eta_skipped": self.service.skipped,
+                    "eta_lag_p50_ms": percentile(lags, 0.5),
                     "eta_lag_p95_ms": percentile(lags, 0.95)}
+
+
+class TenantRuntimes:
+    """One :class:`ExecutionRuntime` per organisation, created on first use by ``factory(org_id)``.
+
+    ``factory`` must build the runtime over a message bus (and unit of work) confined to ``org_id``, so an
+    organisation never sees another's positions, ETAs or exceptions. Runtimes created after :meth:`start`
+    start their refresher at once. Thread-safe.
+    """
+
+    def __init__(self, factory: Callable[[str], ExecutionRuntime]) -> None:
+        self.factory = factory
+        self._runtimes: dict[str, ExecutionRuntime] = {}
+        self._guard = threading.Lock()
+        self._started = False
+
+    def for_org(self, org_id: str) -> ExecutionRuntime:
+        """The runtime of ``org_id`` (created, and started when the registry is, on first use)."""
+        runtime = self._runtimes.get(org_id)
+        if runtime is not None:
+            return runtime
+        with self._guard:
+            runtime = self._runtimes.get(org_id)
+            if runtime is None:
+                runtime = self.factory(org_id)
+                if self._started:
+                    runtime.start()
+                self._runtimes[org_id] = runtime
+        return runtime
+
+    def get(self, org_id: str) -> ExecutionRuntime | None:
+        """The runtime of ``org_id`` if it exists already (never creates one)."""
+        return self._runtimes.get(org_id)
+
+    def orgs(self) -> list[str]:
+        """Organisations with a runtime, sorted."""
+        return sorted(self._runtimes)
+
+    def start(self) -> None:
+        with self._guard:
+            self._started = True
+            for runtime in self._runtimes.values():
+                runtime.start()
+
+    def stop(self) -> None:
+        with self._guard:
+            self._started = False
+            runtimes = list(self._runtimes.values())
+        for runtime in runtimes:
+            runtime.stop()

@@ -33,7 +33,7 @@ from baton.execute.events import ExceptionResolved
 from baton.execute.exceptions import ExceptionManager
 from baton.execute.geofence import Arrival, GeofenceSettings
 from baton.execute.monitor import MonitorSettings, VehicleSnapshot, detect
-from baton.execute.pings import IngestResult, Ping, PingSettings
+from baton.execute.pings import IngestResult, Ping, PingSettings, distance_m
 from baton.execute.playbooks import DEFAULT_PLAYBOOKS, NoRepair, Replanner, validate_playbooks
 from baton.execute.records import ExecutionRecords
 from baton.execute.tracking import VehicleState, active_route_id, load_plan_states, load_vehicle_state
@@ -72,6 +72,8 @@ class ExecutionService:
         self._by_route: dict[str, str] = {}
         self._no_route: dict[str, float] = {}
         self._dirty: dict[str, float] = {}
+        self._computed: dict[str, tuple[datetime, float, float, int, bool, str]] = {}
+        self.skipped = 0
         self.lag_ms: deque[float] = deque(maxlen=100_000)
         self.exceptions = ExceptionManager(bus, self.settings.playbooks, replanner or NoRepair(), self)
         bus.subscribe(StopArrived, self._on_arrived)
@@ -203,11 +205,18 @@ class ExecutionService:
         else:
             chosen = {v: self._dirty.pop(v, time.monotonic()) for v in vehicle_ids}
         updates, computed = [], {}
+        coalesce = vehicle_ids is None
         for vehicle_id in chosen:
             state = self.vehicles.get(vehicle_id)
             if state is None or state.route.status == RouteStatus.COMPLETED:
                 continue
+            if coalesce and self._unchanged(vehicle_id, state, now):
+                self.skipped += 1
+                continue
             etas = state.etas(now)
+            fix = state.last_fix
+            self._computed[vehicle_id] = (now, fix[1] if fix else 0.0, fix[2] if fix else 0.0, state.next_index,
+                                          state.tracker.at_stop is None, state.route.status.value)
             computed[vehicle_id] = etas
             grain = self.settings.eta.store_granularity_s
             moved = [e for e in etas if e.order_id not in state.stored
@@ -238,6 +247,20 @@ class ExecutionService:
                 state.off_route_m)
             self.exceptions.apply(vehicle_id, detect(snapshot, etas, now, self.settings.monitor), now, etas)
         return changed
+
+    def _unchanged(self, vehicle_id: str, state: VehicleState, now: datetime) -> bool:
+        """True when the van's last computation still stands: it moved less than ``recompute_min_move_m``
+        and that computation is younger than ``recompute_max_age_s``, with no stop event or status change."""
+        s = self.settings.eta
+        last = self._computed.get(vehicle_id)
+        fix = state.last_fix
+        if last is None or fix is None or s.recompute_min_move_m <= 0:
+            return False
+        at, lat, lng, next_index, driving, status = last
+        if (now - at).total_seconds() >= s.recompute_max_age_s or next_index != state.next_index \
+                or driving != (state.tracker.at_stop is None) or status != state.route.status.value:
+            return False
+        return distance_m(lat, lng, fix[1], fix[2]) < s.recompute_min_move_m
 
     def tick(self, now: datetime | None = None) -> list[str]:
         """Re-evaluate every tracked vehicle (time passing alone can make a stop late or a GPS silent)."""

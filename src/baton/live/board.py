@@ -56,6 +56,8 @@ class LiveBoard:
     route_meta: dict[str, Route] = field(default_factory=dict)
     notified: set[str] = field(default_factory=set)
     last_status: dict[str, str] = field(default_factory=dict)
+    #: per route, the open items with the service start (clock s) last published, and the return time
+    etas: dict[str, tuple[tuple[tuple[str, int], ...], int]] = field(default_factory=dict)
 
     # loading -------------------------------------------------------------------------------
     def ensure(self, uow: AbstractUnitOfWork) -> LivePlan:
@@ -215,6 +217,18 @@ class LiveBoard:
         return self._plan().routes[route_id]
 
     # publication ---------------------------------------------------------------------------
+    def moved(self, route_id: str, timeline: Timeline, material_s: int) -> bool:
+        """Whether ``timeline`` differs materially from what was last published for the route: another
+        stop sequence, or a stop's ETA (or the return) moved by ``material_s`` seconds or more."""
+        last = self.etas.get(route_id)
+        if last is None:
+            return True
+        stops, end = last
+        if len(stops) != len(timeline.visits) or abs(timeline.end_s - end) >= material_s:
+            return True
+        return any(item != v.item or abs(eta - v.start_s) >= material_s
+                   for (item, eta), v in zip(stops, timeline.visits, strict=True))
+
     def to_route(self, route_id: str, stored: Route | None, timeline: Timeline) -> Route:
         """The domain route: the stored done prefix, then the open stops with their ETAs."""
         plan, route = self._plan(), self._route(route_id)
@@ -241,6 +255,7 @@ class LiveBoard:
         for k, s in enumerate(stops, start=1):
             s.sequence = k
         self.published[route_id] = items
+        self.etas[route_id] = (tuple((v.item, v.start_s) for v in timeline.visits), timeline.end_s)
         start = meta.start if (route.started or route.done) else at(route.ready_s)
         distance = sum(s.leg_distance_m for s in stops) + timeline.return_m
         end = at(timeline.end_s) if timeline.visits or not route.started else meta.end

@@ -144,6 +144,26 @@ class LivePlanImproved(Event):
     seconds: float
 
 
+@dataclass(frozen=True, kw_only=True)
+class WaveReleased(Event):
+    """A dispatch wave was decided (:mod:`baton.live.waves`): ``released`` orders left on
+    ``route_ids`` (idle vans at the depot), ``postponed`` wait for a later wave; ``reasons`` gives
+    per order ``must-dispatch`` (waiting one more wave would make it infeasible), ``chosen`` (rides
+    on a route that must go), ``postponed`` or ``no vehicle`` (released but no idle van could take
+    its route: left unassigned). ``method`` is the wave method, ``waves_left`` after this one."""
+
+    name: ClassVar[str] = "live.wave_released"
+    aggregate: ClassVar[str] = "plan"
+    plan_id: str
+    released: list[str]
+    postponed: list[str]
+    route_ids: list[str]
+    reasons: dict[str, str]
+    method: str
+    waves_left: int
+
+
 for _cls in (BreakTaken, ReloadDone, OrderInserted, OrderLeftUnassigned, OrderReassigned, RouteReplanned,
-             TrafficReported, VehicleBrokeDown, DelayNotified, LivePlanImproved):
+             TrafficReported, VehicleBrokeDown, DelayNotified, LivePlanImproved, WaveReleased):
     EVENT_TYPES[_cls.name] = _cls
+

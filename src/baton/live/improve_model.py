@@ -210,13 +210,16 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
             cost = money_units(churn.driver) if mine is not None else 0
             variants += [("moved", None, a, b, prize - cost) for a, b in windows]
         first = len(clients)
+        release = 0 if o in onboard_of else lo.available_s
         for variant, tie, a, b, value in variants:
+            if b < release:  # the parcel reaches the depot after this window closes: not servable in it
+                continue
             if variant == "kept":
                 model.kept[o] = len(clients)
             elif variant == "retimed" and o not in model.retimed:
                 model.retimed[o] = len(clients)
             clients.append(Client(location=loc[lo.point], delivery=demand(o, tie), service_duration=lo.service_s,
-                                  tw_early=a, tw_late=b, release_time=0 if o in onboard_of else lo.available_s,
+                                  tw_early=a, tw_late=b, release_time=release,
                                   prize=max(1, value), required=False, group=len(groups), name=o))
             infos.append(ClientInfo(o, variant))
         if len(clients) > first:

@@ -222,6 +222,8 @@ class LivePlan:
     unassigned: dict[str, str] = field(default_factory=dict)
     slowdowns: list[Slowdown] = field(default_factory=list)
     reload_s: int = DEFAULT_RELOAD_S
+    #: per slowdown (by identity), which matrix points lie in its area (filled lazily)
+    _zones: dict[int, tuple[Slowdown, dict[int, bool]]] = field(default_factory=dict, repr=False, compare=False)
 
     def route_of(self, order_id: str) -> LiveRoute | None:
         for r in self.routes.values():
@@ -229,18 +231,51 @@ class LivePlan:
                 return r
         return None
 
-    def factor(self, route: LiveRoute, to_point: int, depart_s: int) -> float:
-        """The traffic factor for ``route``'s leg to ``to_point`` departing at ``depart_s``."""
+    def factor(self, route: LiveRoute, to_point: int, depart_s: int,
+               slowdowns: Sequence[Slowdown] | None = None) -> float:
+        """The traffic factor for ``route``'s leg to ``to_point`` departing at ``depart_s``
+        (``slowdowns``: the ones to consider, default all)."""
         f = route.traffic
-        for s in self.slowdowns:
+        for s in self.slowdowns if slowdowns is None else slowdowns:
             if not (s.start_s <= depart_s < s.end_s):
                 continue
             if s.vehicle_id is not None:
                 if s.vehicle_id == route.vehicle_id:
                     f *= s.factor
-            elif s.center is None or _within(self.geo.points[to_point], s.center, s.radius_m):
+            elif s.center is None or self.inside(s, to_point):
                 f *= s.factor
         return f
+
+    def inside(self, s: Slowdown, point: int) -> bool:
+        """Whether matrix ``point`` lies in the area of slowdown ``s`` (memoised per point)."""
+        zone = self._zones.get(id(s))
+        if zone is None or zone[0] is not s:
+            zone = self._zones[id(s)] = (s, {})
+        hit = zone[1].get(point)
+        if hit is None:
+            hit = zone[1][point] = s.center is None or _within(self.geo.points[point], s.center, s.radius_m)
+        return hit
+
+    def slowdowns_for(self, route: LiveRoute) -> list[Slowdown]:
+        """The slowdowns that can still apply to ``route`` (not over before it is ready, not for another
+        vehicle)."""
+        return [s for s in self.slowdowns if s.end_s > route.ready_s
+                and (s.vehicle_id is None or s.vehicle_id == route.vehicle_id)]
+
+
+def touches(plan: LivePlan, route: LiveRoute, slowdown: Slowdown, timeline: Timeline) -> bool:
+    """Whether ``slowdown`` can change ``route``'s ``timeline`` (computed without it): the route is
+    on the road during the slowdown's span and, for an area, one of its legs ends in the area (a
+    superset of the routes whose times change: the others are left as they are)."""
+    if not route.open_items or route.broken:
+        return False
+    if slowdown.vehicle_id is not None and slowdown.vehicle_id != route.vehicle_id:
+        return False
+    if timeline.end_s <= slowdown.start_s or route.ready_s >= slowdown.end_s:
+        return False
+    if slowdown.center is None or slowdown.vehicle_id is not None:
+        return True
+    return any(plan.inside(slowdown, v.point) for v in timeline.visits) or plan.inside(slowdown, route.end_depot)
 
 
 def _within(p: LatLng, c: LatLng, radius_m: float) -> bool:
@@ -267,6 +302,21 @@ def evaluate(plan: LivePlan, route: LiveRoute, items: Sequence[str] | None = Non
     late_total = 0
     at_depot_unstarted = not route.started
     load = [0, 0, 0]
+    # the slowdowns that can apply, as (start, end, factor, area or None when it applies everywhere)
+    active = [(s.start_s, s.end_s, s.factor, s if s.center is not None and s.vehicle_id is None else None)
+              for s in plan.slowdowns_for(route)]
+    plain = not active and route.traffic == 1.0
+    inside = plan.inside
+
+    def factor(to_point: int, depart_s: int) -> float:  # == plan.factor(route, to_point, depart_s)
+        if plain:
+            return 1.0
+        f = route.traffic
+        for lo, hi, k, area in active:
+            if lo <= depart_s < hi and (area is None or inside(area, to_point)):
+                f *= k
+        return f
+
     in_seq = set(seq)
     for x in route.onboard:
         if x in in_seq and x in orders:
@@ -303,7 +353,7 @@ def evaluate(plan: LivePlan, route: LiveRoute, items: Sequence[str] | None = Non
                 issues.append((item, f"{route.vehicle_id} lacks {', '.join(sorted(lo.features - route.capabilities))}"))
             avail = 0
         metres, secs = geo.leg(here, point)
-        secs = _scaled(secs, route.speed_factor, plan.factor(route, point, t))
+        secs = _scaled(secs, route.speed_factor, factor(point, t))
         start, late = _start(orders, item, t + secs, avail)
         if route.break_s and start + service - seg > route.break_after_s:
             # the stretch would be too long: rest here first (waiting at the door counts as work)
@@ -320,7 +370,7 @@ def evaluate(plan: LivePlan, route: LiveRoute, items: Sequence[str] | None = Non
         t, here = end, point
     close_trip()
     metres, secs = geo.leg(here, route.end_depot)
-    secs = _scaled(secs, route.speed_factor, plan.factor(route, route.end_depot, t))
+    secs = _scaled(secs, route.speed_factor, factor(route.end_depot, t))
     if route.break_s and t + secs - seg > route.break_after_s and seq:
         breaks.append((len(visits), t, t + route.break_s))
         t += route.break_s

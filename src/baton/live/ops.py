@@ -27,6 +27,11 @@ from baton.live.model import RELOAD, LivePlan, LiveRoute, Timeline, evaluate
 CANDIDATES = 16
 #: Routes considered for an insertion: those passing closest to the order (straight line).
 NEAR_ROUTES = 12
+#: Routes and fully timed candidates per order when a broken-down van's stops are re-inserted
+#: (many insertions in one event: the nearest few routes are enough, the background improvement
+#: does the rest).
+BREAKDOWN_NEAR_ROUTES = 8
+BREAKDOWN_CANDIDATES = 10
 #: Places per route considered (smallest detours), so that a full route does not hide the others.
 PER_ROUTE = 3
 #: Weight of one second of lateness against one unit of cost, when re-sequencing.
@@ -91,14 +96,34 @@ def _set_open(route: LiveRoute, items: list[str]) -> None:
         route.free = items
 
 
-def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = None) -> Insertion | str:
+BaseCache = dict[str, tuple[tuple[str, ...], int, int, Timeline]]
+"""Timelines of routes as they stand, by route id, with the open items, position and ready time
+they were computed for (reused across insertions of one event while those are unchanged)."""
+
+
+def _base(plan: LivePlan, route: LiveRoute, cache: BaseCache) -> Timeline:
+    key = (tuple(route.open_items), route.position, route.ready_s)
+    hit = cache.get(route.id)
+    if hit is not None and hit[:3] == key:
+        return hit[3]
+    timeline = evaluate(plan, route)
+    cache[route.id] = (*key, timeline)
+    return timeline
+
+
+def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = None, *,
+                 near_routes: int | None = None, candidates: int | None = None,
+                 bases: BaseCache | None = None) -> Insertion | str:
     """Put ``order_id`` where it adds least cost without breaking a rule.
 
-    Tries the :data:`CANDIDATES` smallest detours over the routes in ``route_ids`` (default: every
-    route not broken down), fully timed, and keeps the cheapest acceptable one. Returns the
-    :class:`Insertion`, or a reason (``str``) when no route can take the order; the order is then
-    in ``plan.unassigned`` with that reason.
+    Tries the ``candidates`` (default :data:`CANDIDATES`) smallest detours over the ``near_routes``
+    (default :data:`NEAR_ROUTES`) routes of ``route_ids`` (default: every route not broken down)
+    passing closest to the order, fully timed, and keeps the cheapest acceptable one. ``bases``
+    caches the routes' current timelines across calls made within one event (slowdowns unchanged).
+    Returns the :class:`Insertion`, or a reason (``str``) when no route can take the order; the
+    order is then in ``plan.unassigned`` with that reason.
     """
+    n_cand = CANDIDATES if candidates is None else candidates
     order = plan.orders[order_id]
     pool = [plan.routes[r] for r in route_ids] if route_ids else list(plan.routes.values())
     pool = [r for r in pool if not r.broken]
@@ -107,19 +132,19 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
     capable = [r for r in pool if order.features <= r.capabilities]
     if not capable:
         return _unassign(plan, order_id, f"no available vehicle has {', '.join(sorted(order.features))}")
-    capable = _nearest_routes(plan, capable, order.point)
+    capable = _nearest_routes(plan, capable, order.point, NEAR_ROUTES if near_routes is None else near_routes)
     cands = []
     for n, r in enumerate(capable):  # the best few places on each route, then the best overall
         per_route = sorted(_candidates(plan, r, order_id), key=lambda c: (c[0], c[1]))[:PER_ROUTE]
         cands += [(c[0], n, r, c[1], c[2]) for c in per_route]
     cands.sort(key=lambda c: (c[0], c[1], c[3]))
-    bases: dict[str, Timeline] = {}
+    cache: BaseCache = {} if bases is None else bases
     best: Insertion | None = None
     first_issue: str | None = None
-    for k, (_, _, route, pos, items) in enumerate(cands[:CANDIDATES * 3]):
-        if best is not None and k >= CANDIDATES:
+    for k, (_, _, route, pos, items) in enumerate(cands[:n_cand * 3]):
+        if best is not None and k >= n_cand:
             break
-        base = bases.get(route.id) or bases.setdefault(route.id, evaluate(plan, route))
+        base = _base(plan, route, cache)
         trial = evaluate(plan, route, items)
         if any(i == order_id for i, _ in trial.issues) or not acceptable(base, trial):
             if first_issue is None and trial.issues:
@@ -133,12 +158,13 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
     route = plan.routes[best.route_id]
     items = [v.item for v in best.timeline.visits]
     _set_open(route, items)
+    cache[route.id] = (tuple(route.open_items), route.position, route.ready_s, best.timeline)
     plan.unassigned.pop(order_id, None)
     return best
 
 
-def _nearest_routes(plan: LivePlan, routes: list[LiveRoute], point: int) -> list[LiveRoute]:
-    """The :data:`NEAR_ROUTES` routes passing closest (straight line) to ``point``, and the legs
+def _nearest_routes(plan: LivePlan, routes: list[LiveRoute], point: int, k: int = NEAR_ROUTES) -> list[LiveRoute]:
+    """The ``k`` routes passing closest (straight line) to ``point``, and the legs
     between ``point`` and their stops fetched in one provider call."""
     here = plan.geo.points[point]
     scale = math.cos(math.radians(here.lat)) ** 2
@@ -148,9 +174,9 @@ def _nearest_routes(plan: LivePlan, routes: list[LiveRoute], point: int) -> list
         return min((plan.geo.points[p].lat - here.lat) ** 2 + (plan.geo.points[p].lng - here.lng) ** 2 * scale
                    for p in pts)
 
-    if len(routes) > NEAR_ROUTES:
+    if len(routes) > k:
         idle = [r for r in routes if not r.open_items][:2]  # an empty van may be the only way
-        near = sorted((r for r in routes if r.open_items), key=lambda r: (gap(r), r.id))[:NEAR_ROUTES] + idle
+        near = sorted((r for r in routes if r.open_items), key=lambda r: (gap(r), r.id))[:k] + idle
     else:
         near = routes
     plan.geo.fetch(point, sorted({p for r in near for p in [r.position, r.depot, r.end_depot,
@@ -293,9 +319,10 @@ class BreakdownResult:
 
 def breakdown(plan: LivePlan, route_id: str, now_s: int, transfer_delay_s: int = 2700) -> BreakdownResult:
     """``route_id``'s vehicle cannot continue: its open stops (the pinned one included) are
-    inserted on the rest of the fleet, most urgent window first. Parcels on board are modelled as
-    a *return*: the recovery service brings them back to the depot, where they are available for
-    a reload ``transfer_delay_s`` seconds after ``now_s`` (default 45 min)."""
+    inserted on the rest of the fleet, most urgent window first (each on the
+    :data:`BREAKDOWN_NEAR_ROUTES` routes passing closest to it, :data:`BREAKDOWN_CANDIDATES` timed
+    tries). Parcels on board are modelled as a *return*: the recovery service brings them back to
+    the depot, where they are available for a reload ``transfer_delay_s`` seconds after ``now_s`` (default 45 min)."""
     route = plan.routes[route_id]
     route.broken = True
     todo = route.order_ids
@@ -306,8 +333,10 @@ def breakdown(plan: LivePlan, route_id: str, now_s: int, transfer_delay_s: int =
     route.pinned, route.free = None, []
     todo.sort(key=lambda o: min((late for _, late in plan.orders[o].windows), default=0))
     moved, left, changed = [], [], {route_id}
+    bases: BaseCache = {}
     for o in todo:
-        result = insert_order(plan, o)
+        result = insert_order(plan, o, near_routes=BREAKDOWN_NEAR_ROUTES, candidates=BREAKDOWN_CANDIDATES,
+                              bases=bases)
         if isinstance(result, Insertion):
             moved.append(o)
             changed.add(result.route_id)

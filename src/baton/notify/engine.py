@@ -13,6 +13,7 @@ event                           message kind
 ``order.notification_requested``  ``late_risk`` when ``topic == "delay"``
 ``live.delay_notified``         ``late_risk``
 ``stop.departed``               ``arriving_soon`` for the route's next open stop
+``driver.customer_messaged``    ``driver_message`` (the driver's template and text)
 ==============================  =====================================================
 """
 
@@ -48,6 +49,9 @@ class Trigger:
     ref: str
     eta: datetime | None = None
     reason: str | None = None
+    #: ``driver_message`` only: the driver's template name and free text.
+    template: str | None = None
+    text: str | None = None
 
 
 def _iso(value: Any) -> datetime | None:
@@ -98,6 +102,9 @@ def triggers(event: Event, settings: NotifySettings,
         if nxt is None:
             return []
         return [Trigger(Kind.ARRIVING_SOON, nxt, at, f"next:{p['route_id']}")]
+    if name == "driver.customer_messaged":
+        return [Trigger(Kind.DRIVER_MESSAGE, p["order_id"], at, f"driver:{p['ref']}",
+                        template=p.get("template"), text=p.get("text") or None)]
     return []
 
 

@@ -44,5 +44,21 @@ class OrderRescheduled(Event):
     eta: str | None = None
 
 
-for _cls in (DeliveryRated, OrderRescheduled):
+@dataclass(frozen=True, kw_only=True)
+class DriverMessagedCustomer(Event):
+    """The driver sent the customer a message from the app: ``template`` (``arriving_soon``,
+    ``cannot_find_address``, ``at_door``) and an optional free ``text``; ``ref``: unique per message
+    (the client's message id, for idempotent retries)."""
+
+    name: ClassVar[str] = "driver.customer_messaged"
+    aggregate: ClassVar[str] = "order"
+    order_id: str
+    template: str
+    ref: str
+    text: str = ""
+    route_id: str | None = None
+    driver_id: str | None = None
+
+
+for _cls in (DeliveryRated, OrderRescheduled, DriverMessagedCustomer):
     EVENT_TYPES.setdefault(_cls.name, _cls)

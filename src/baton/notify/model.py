@@ -22,6 +22,8 @@ class Kind(StrEnum):
     DELIVERED = "delivered"
     FAILED_ATTEMPT = "failed_attempt"
     CANCELLED = "cancelled"
+    #: A message the driver sent from the app (``POST /api/v1/driver/stops/{order_id}/message``).
+    DRIVER_MESSAGE = "driver_message"
 
 
 #: Kinds counted together by the "running late" rate limit.

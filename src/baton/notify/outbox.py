@@ -49,10 +49,11 @@ from baton.service_layer.unit_of_work import BEFORE_COMMIT_HOOKS, SqlAlchemyUnit
 log = logging.getLogger(__name__)
 RELEVANT_EVENTS = frozenset({
     "order.status_changed", "eta.changed", "exception.opened", "order.notification_requested",
-    "live.delay_notified", "stop.departed",
+    "live.delay_notified", "stop.departed", "driver.customer_messaged",
 })
 #: Kinds not worth sending once the order is delivered or cancelled (e.g. deferred by quiet hours).
-PERISHABLE = frozenset({Kind.OUT_FOR_DELIVERY, Kind.ETA_CHANGED, Kind.LATE_RISK, Kind.ARRIVING_SOON})
+PERISHABLE = frozenset({Kind.OUT_FOR_DELIVERY, Kind.ETA_CHANGED, Kind.LATE_RISK, Kind.ARRIVING_SOON,
+                        Kind.DRIVER_MESSAGE})
 
 REASONS = {
     "en": {"not_home": "nobody was home", "not_reached": "we could not reach you in time",
@@ -198,6 +199,7 @@ class OutboxWriter:
             "event_time": trig.at.astimezone(tz).strftime("%H:%M"),
             "tracking_url": url, "reschedule_url": f"{url}#reschedule", "pod_url": f"{url}#pod",
             "driver_name": driver_name, "reason": reason,
+            "driver_template": trig.template, "driver_text": trig.text,
         }
 
     def _exists(self, key: str) -> bool:

@@ -249,6 +249,23 @@ class StartLive(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReleaseWave(Command):
+    """Decide a dispatch wave at ``at`` (:mod:`baton.live.waves`): which open, not yet dispatched
+    orders of the live plan leave now on idle vans at the depot, which wait. ``waves_left``: waves
+    after this one (0 = the last: everything goes); ``wave_s`` seconds between waves; vans leave
+    ``margin_s`` after ``at``; ``seconds``/``max_iterations``/``seed`` bound the routing (PyVRP);
+    ``method`` ``must_routes`` or ``scenarios``."""
+
+    waves_left: int
+    wave_s: int = 3600
+    margin_s: int = 0
+    seconds: float = 2.0
+    max_iterations: int | None = None
+    seed: int = 1
+    method: str = "must_routes"
+
+
+@dataclass(frozen=True, kw_only=True)
 class ImproveLivePlan(Command):
     """Background improvement of the live plan (:mod:`baton.live.improve`): warm-started PyVRP for
     ``seconds`` (or ``max_iterations``), published only when cheaper by ``margin`` (0.01 = 1 %),

@@ -41,7 +41,7 @@ from baton.live.events import (
     TrafficReported,
     VehicleBrokeDown,
 )
-from baton.live.model import RELOAD, LivePlan, Slowdown, evaluate
+from baton.live.model import RELOAD, LivePlan, Slowdown, evaluate, touches
 from baton.live.ops import Insertion, breakdown, insert_order, remove_order, repair, second_attempt
 from baton.service_layer import commands
 from baton.service_layer.handlers import Dependencies
@@ -62,15 +62,33 @@ def _auto(deps: Dependencies) -> LiveBoard | None:
     return board if board is not None and board.mode == "baton" else None
 
 
-def publish(uow: AbstractUnitOfWork, board: LiveBoard, route_ids: Iterable[str], cause: str, at: datetime) -> None:
-    """Write each route (done prefix + open stops with ETAs) and a ``live.route_replanned`` event;
-    in ``baton`` mode also tell each customer whose ETA now misses the window (once)."""
+#: A re-timed route is written back only when a stop's ETA (or the return) moved at least this much (s).
+MATERIAL_ETA_S = 60
+#: Re-sequencing work (route timings) a traffic report may spend on the fast path; the background
+#: improvement (:mod:`baton.live.improve`) does the rest.
+TRAFFIC_REPAIR_EVALS = 160
+
+
+def publish(uow: AbstractUnitOfWork, board: LiveBoard, route_ids: Iterable[str], cause: str, at: datetime,
+            material_s: int = 0, always: Iterable[str] = ()) -> list[str]:
+    """Write each route (done prefix + open stops with ETAs) and a ``live.route_replanned`` event
+    (all routes in one batch, :meth:`PlanRepository.save_routes`); in ``baton`` mode also tell each
+    customer whose ETA now misses the window (once). With ``material_s`` > 0, a route whose stop
+    sequence is unchanged and no ETA moved by ``material_s`` seconds or more since it was last
+    published is not rewritten (except those in ``always``). Returns the route ids written."""
     plan = board.plan
     assert plan is not None
     written = []
-    for rid in sorted(set(route_ids)):
+    forced = set(always)
+    for rid in sorted(set(route_ids) | forced):
         route = plan.routes[rid]
         timeline = evaluate(plan, route)
+        if board.mode == "baton":
+            for v in timeline.visits:
+                if v.late_s > 0 and v.item not in board.notified:
+                    _notify(uow, board, v.item, v.start_s, at)
+        if material_s > 0 and rid not in forced and not board.moved(rid, timeline, material_s):
+            continue
         # only the done prefix is read back, and only when there is one
         stored = None
         if board.done_count.get(rid):
@@ -82,11 +100,8 @@ def publish(uow: AbstractUnitOfWork, board: LiveBoard, route_ids: Iterable[str],
         written.append(domain)
         uow.record(RouteReplanned(occurred_at=at, route_id=rid, cause=cause, order_ids=route.order_ids,
                                   end=domain.end.isoformat()))
-        if board.mode == "baton":
-            for v in timeline.visits:
-                if v.late_s > 0 and v.item not in board.notified:
-                    _notify(uow, board, v.item, v.start_s, at)
     uow.plans.save_routes(written, board.plan_id)
+    return [r.id for r in written]
 
 
 def _notify(uow: AbstractUnitOfWork, board: LiveBoard, order_id: str, eta_s: int | None, at: datetime) -> None:
@@ -258,16 +273,16 @@ def report_traffic(cmd: commands.ReportTraffic, uow: AbstractUnitOfWork, deps: D
         changed: list[str] = []
         if board is not None:
             plan = board.ensure(uow)
-            before = {rid: evaluate(plan, r).end_s for rid, r in plan.routes.items() if r.open_items and not r.broken}
-            plan.slowdowns.append(Slowdown(cmd.factor, board.clock(cmd.start), board.clock(cmd.end),
-                                           LatLng(*cmd.center) if cmd.center else None, cmd.radius_m,
-                                           cmd.vehicle_id))
-            where = _membership(plan, list(before))
-            moved = repair(plan, list(before)) if board.mode == "baton" else set()
+            slowdown = Slowdown(cmd.factor, board.clock(cmd.start), board.clock(cmd.end),
+                                LatLng(*cmd.center) if cmd.center else None, cmd.radius_m, cmd.vehicle_id)
+            # only the routes with a leg in the slowdown's area and span can change
+            hit = [rid for rid, r in plan.routes.items() if touches(plan, r, slowdown, evaluate(plan, r))]
+            plan.slowdowns.append(slowdown)
+            where = _membership(plan, hit)
+            moved = repair(plan, hit, max_evals=TRAFFIC_REPAIR_EVALS) if board.mode == "baton" else set()
             _repoint(uow, board, where, moved, cmd.at, cmd.actor)
-            changed = sorted({rid for rid, end in before.items() if evaluate(plan, plan.routes[rid]).end_s != end}
-                             | moved)
-            publish(uow, board, changed, "traffic", cmd.at)
+            # re-timed routes are written only when an ETA moved materially; re-sequenced ones always
+            changed = publish(uow, board, hit, "traffic", cmd.at, MATERIAL_ETA_S, always=moved)
         uow.commit()
     return changed
 
@@ -475,3 +490,7 @@ LIVE_HANDLERS: dict[type[commands.Command], Callable[..., object]] = {
 from baton.service_layer.live_improve import improve_live_plan  # noqa: E402
 
 LIVE_HANDLERS[commands.ImproveLivePlan] = improve_live_plan
+
+from baton.service_layer.live_waves import release_wave  # noqa: E402
+
+LIVE_HANDLERS[commands.ReleaseWave] = release_wave

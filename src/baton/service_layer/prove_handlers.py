@@ -48,6 +48,7 @@ from baton.service_layer.prove_commands import (
     RegisterMedia,
     RegisterMediaMany,
 )
+from baton.service_layer.prove_contact import MessageCustomer, message_customer
 from baton.service_layer.prove_media import register_media, register_media_many
 from baton.service_layer.prove_parse import Action, parse_action
 from baton.service_layer.unit_of_work import AbstractUnitOfWork
@@ -379,4 +380,5 @@ PROVE_HANDLERS: dict[type[commands.Command], Callable[..., object]] = {
     RegisterMediaMany: register_media_many,
     MoveClaim: move_claim,
     RecordCarrierPod: record_carrier_pod,
+    MessageCustomer: message_customer,
 }

@@ -1,8 +1,10 @@
 """Reads of proof of delivery: the driver's route (with its version), POD verification, custody chains.
 
 The route *version* (``driver_route_versions``) is bumped whenever the route's stop list, order or
-driver changes: :func:`sync_route_version` compares a signature of ``(driver, [order ids in
-sequence])`` with the stored one; the driver app's ``GET /driver/route`` and the SSE stream both call it.
+driver changes, or a stop on it is cancelled: :func:`sync_route_version` compares a signature of
+``(driver, [order ids in sequence], [cancelled order ids])`` with the stored one; the driver app's
+``GET /driver/route`` and the SSE stream both call it. The stored ``order_ids`` list marks a cancelled stop
+as ``"<order id>#cancelled"`` (so the orders whose cancellation is new can be named).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from baton.adapters import orm_execute as ox
 from baton.adapters.objectstore import ObjectMissing, ObjectStore
 from baton.adapters.prove_records import ProveRecords
 from baton.domain.errors import NotFound
+from baton.domain.lifecycle import OrderStatus
 from baton.domain.order import Order
 from baton.domain.plan import Route, StopKind
 from baton.prove.custody import verify_chain
@@ -40,33 +43,56 @@ def mask_phone(phone: str | None) -> str | None:
     return head + "•" * (len(digits) - 4 - (len(head) - 1 if head else 0)) + "".join(digits[-4:])
 
 
-def _signature(route: Route) -> tuple[str, list[str]]:
+CANCELLED_MARK = "#cancelled"
+
+
+def _signature(route: Route, cancelled: set[str]) -> tuple[str, list[str]]:
+    """``(sha256 hex, stored entries)``; without cancelled stops the signature is the historical
+    ``[driver, ids]`` one, so existing rows do not move."""
     ids = route.order_ids
-    return hashlib.sha256(json.dumps([route.driver_id, ids]).encode()).hexdigest(), ids
+    gone = [o for o in ids if o in cancelled]
+    parts: list[Any] = [route.driver_id, ids] + ([gone] if gone else [])
+    entries = [o + CANCELLED_MARK if o in cancelled else o for o in ids]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest(), entries
+
+
+def _split(entries: list[str]) -> tuple[list[str], set[str]]:
+    ids = [e.removesuffix(CANCELLED_MARK) for e in entries]
+    return ids, {e.removesuffix(CANCELLED_MARK) for e in entries if e.endswith(CANCELLED_MARK)}
+
+
+def _cancelled_on(uow: SqlAlchemyUnitOfWork, route: Route) -> set[str]:
+    ids = route.order_ids
+    if not ids:
+        return set()
+    return {o.id for o in uow.orders.get_many(ids) if o.status == OrderStatus.CANCELLED}
 
 
 def sync_route_version(uow: SqlAlchemyUnitOfWork, route: Route) -> tuple[int, list[str]]:
     """``(version, changed order ids)``; bumps and commits the version when the route changed since last seen.
 
-    Must be called inside ``with uow``. ``changed``: orders added, removed or moved in the sequence.
+    Must be called inside ``with uow``. ``changed``: orders added, removed, moved in the sequence or
+    cancelled (by the dispatcher or the customer) since the last call; every stop when the driver changed.
     """
     assert uow.session is not None
     rec = ProveRecords(uow.session, uow.org_id)
-    sig, ids = _signature(route)
+    sig, entries = _signature(route, _cancelled_on(uow, route))
+    ids, cancelled = _split(entries)
     row = rec.route_version(route.id)
     now = datetime.now(UTC)
     if row is None:
-        rec.set_route_version(route.id, 1, sig, ids, route.driver_id, now, new=True)
+        rec.set_route_version(route.id, 1, sig, entries, route.driver_id, now, new=True)
         uow.session.commit()
         return 1, []
     if row.signature == sig:
         return int(row.version), []
-    old = list(row.order_ids)
-    changed = sorted((set(old) ^ set(ids)) | {o for o in set(old) & set(ids) if old.index(o) != ids.index(o)})
+    old, old_cancelled = _split([str(e) for e in row.order_ids])
+    changed = sorted((set(old) ^ set(ids)) | {o for o in set(old) & set(ids) if old.index(o) != ids.index(o)}
+                     | (cancelled ^ old_cancelled))
     if row.driver_id != route.driver_id:
         changed = sorted(set(old) | set(ids))
     version = int(row.version) + 1
-    rec.set_route_version(route.id, version, sig, ids, route.driver_id, now, new=False)
+    rec.set_route_version(route.id, version, sig, entries, route.driver_id, now, new=False)
     uow.session.commit()
     return version, changed
 

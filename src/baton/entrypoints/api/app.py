@@ -118,6 +118,9 @@ def create_app(
         router = _optional_router(spec)
         if router is not None:
             app.include_router(router)
+    from baton.entrypoints.web.tracking import configure_tracking
+
+    configure_tracking(app, ctx.sessions, travel)  # tracking pages share the API's database
     features.mount_execution(app, ctx, API_PREFIX)
     features.mount_driver(app, ctx, API_PREFIX)
     features.mount_dispatch(app, ctx, API_PREFIX)

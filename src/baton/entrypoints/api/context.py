@@ -38,9 +38,9 @@ class ApiSettings:
     ``secret_key``: signs tokens and cookies (``None``: ``BATON_SECRET_KEY`` or ``<BATON_HOME>/secret_key``).
     ``redis_url``: live fan-out across processes (``None``: ``BATON_REDIS_URL``, else in-process).
     ``tiles_url``: the dashboard's map tile template (``None``: ``BATON_TILES_URL``, else no tiles).
-    ``operator_org``: the organisation whose admins may manage every organisation, and whose fleet the
-    execution runtime (GPS ingestion, ETAs, execution exceptions) serves (``BATON_OPERATOR_ORG``, else
-    ``default``).
+    ``operator_org``: the organisation whose admins may manage every organisation
+    (``BATON_OPERATOR_ORG``, else ``default``). Execution (GPS ingestion, ETAs, execution exceptions)
+    runs per organisation, for every organisation.
     ``token_ttl_s``: lifetime of access tokens and dashboard sessions, seconds.
     ``secure_cookies``: mark the session cookie ``Secure`` (serve over HTTPS).
     """

@@ -176,9 +176,10 @@ def _act_execution(request: Request, principal: Principal, exception_id: str, ac
                                  [FieldError("note", "is required to resolve", ("body", "note"))])
             command = commands.ResolveException(at=now, actor=principal.actor, exception_id=exception_id,
                                                 resolution=str(note))
-        runtime = getattr(request.app.state, "execution", None)
-        if runtime is not None and principal.org_id == ctx.settings.operator_org:
-            with runtime.lock:  # the execution monitor works on the same records
+        runtimes = getattr(request.app.state, "execution", None)  # TenantRuntimes (mount_execution)
+        runtime = runtimes.get(principal.org_id) if runtimes is not None else None
+        if runtime is not None:
+            with runtime.lock:  # the organisation's execution monitor works on the same records
                 ctx.bus(principal.org_id).handle(command)
         else:
             ctx.bus(principal.org_id).handle(command)

@@ -2,10 +2,10 @@
 
 * ``/api/v1/execution/...``: GPS ping ingestion, positions, ETAs and exceptions
   (:mod:`baton.entrypoints.api_execute`). Reads need the ``routes:read`` scope, writes
-  ``execution:write``; drivers and carriers may only post positions. The execution runtime
-  (ETA refresher, exception monitor) runs over one message bus, that of the operator
-  organisation (``ApiSettings.operator_org``); until it is
-  made per-tenant, credentials of any other organisation get 403 there, never data.
+  ``execution:write``; drivers and carriers may only post positions. Every organisation has its own
+  execution runtime (ETA refresher, exception monitor) over its own message bus and unit of work,
+  created on its first request (:class:`baton.execute.runtime.TenantRuntimes`): an organisation only
+  ever sees its own positions, ETAs and exceptions.
 * ``/api/v1/dispatch/...``: carriers, dispatch decisions and tenders, gig couriers' offers
   (:mod:`baton.entrypoints.api_dispatch`), per tenant, each endpoint with its own scopes; carriers'
   HMAC-signed webhooks in a sub-application at ``/api/v1/hooks/dispatch/{org_id}/...``.
@@ -24,17 +24,34 @@ from baton.entrypoints.api.context import ApiContext
 from baton.entrypoints.api.errors import forbidden
 
 
-def _operator_access(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-    """The caller, when it may use a single-tenant feature router (403 otherwise)."""
+def _execution_access(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    """The caller, when it may use the execution router (403 otherwise); its organisation chooses the
+    execution runtime (``request.state.execution_org``)."""
     needed = "routes:read" if request.method in ("GET", "HEAD") else "execution:write"
     if principal.missing([needed]):
         raise forbidden(f"this credential lacks the scope {needed}")
     if principal.restricted and not (request.method == "POST" and request.url.path.endswith("/positions")):
         raise forbidden("drivers and carriers may only report positions here")
-    ctx: ApiContext = request.app.state.ctx
-    if principal.org_id != ctx.settings.operator_org:
-        raise forbidden("this endpoint is available to the operator organisation only")
+    request.state.execution_org = principal.org_id
+    request.state.execution_vehicles = _own_vehicles(request, principal) if principal.restricted else None
     return principal
+
+
+def _own_vehicles(request: Request, principal: Principal) -> frozenset[str]:
+    """The vehicles a driver may report positions for: those of the routes assigned to them that are
+    not completed (a carrier credential or a key bound to no driver gets none)."""
+    if principal.driver_id is None:
+        return frozenset()
+    from sqlalchemy import select
+
+    from baton.adapters import orm
+
+    t = orm.routes
+    with request.app.state.ctx.sessions() as session:
+        rows = session.execute(select(t.c.vehicle_id).where(
+            t.c.org_id == principal.org_id, t.c.driver_id == principal.driver_id,
+            t.c.status != "completed")).scalars().all()
+    return frozenset(rows)
 
 
 def positions_message(pings: Sequence[Any], org_id: str) -> dict[str, Any] | None:
@@ -56,26 +73,30 @@ def positions_message(pings: Sequence[Any], org_id: str) -> dict[str, Any] | Non
 
 
 def mount_execution(app: FastAPI, ctx: ApiContext, api_prefix: str) -> None:
-    """Include the execution router under ``{api_prefix}/execution`` and attach its runtime
-    (``app.state.execution``); the ETA refresher thread is started by :func:`start_features`.
-    Each accepted batch of GPS pings is also published live (:func:`positions_message`)."""
+    """Include the execution router under ``{api_prefix}/execution`` and attach one runtime per
+    organisation (``app.state.execution``: a :class:`~baton.execute.runtime.TenantRuntimes`, each runtime
+    over ``ctx.bus(org_id)``, created on the organisation's first request); the ETA refresher threads
+    are started by :func:`start_features`. Each accepted batch of GPS pings is also published live on the
+    organisation's channel (:func:`positions_message`)."""
     from baton.entrypoints import api_execute
     from baton.execute.pings import IngestResult
-    from baton.execute.runtime import ExecutionRuntime
+    from baton.execute.runtime import ExecutionRuntime, TenantRuntimes
     from baton.execute.service import ExecutionService
 
-    org_id = ctx.settings.operator_org
-
     class PublishingRuntime(ExecutionRuntime):
+        def __init__(self, service: ExecutionService, org_id: str) -> None:
+            super().__init__(service)
+            self.org_id = org_id
+
         def ingest(self, pings: Sequence[object]) -> IngestResult:
             result = super().ingest(pings)
-            message = positions_message(result.stored, org_id)
+            message = positions_message(result.stored, self.org_id)
             if message is not None and result.accepted:
-                ctx.pubsub.publish(ctx.channel(org_id), message)
+                ctx.pubsub.publish(ctx.channel(self.org_id), message)
             return result
 
-    app.state.execution = PublishingRuntime(ExecutionService(ctx.bus(org_id)))
-    secured = APIRouter(prefix=f"{api_prefix}/execution", dependencies=[Depends(_operator_access)])
+    app.state.execution = TenantRuntimes(lambda org_id: PublishingRuntime(ExecutionService(ctx.bus(org_id)), org_id))
+    secured = APIRouter(prefix=f"{api_prefix}/execution", dependencies=[Depends(_execution_access)])
     secured.include_router(api_execute.router)
     app.include_router(secured)
 

@@ -8,6 +8,8 @@ database, else it uses ``BATON_DATABASE_URL``):
   one ``status`` event whenever it changes (``?max_s=`` bounds the stream, default 300 s);
 * ``POST /t/{token}/instructions|reschedule|cancel|rating``: customer actions (HTML forms),
   each a service-layer command, answered with ``303`` back to the page;
+* ``GET /t/{token}/pod/{sha256}``: a signature/photo of the order's delivered POD (only media of THAT
+  order's POD; 404 otherwise), from ``app.state.object_store`` (else ``BATON_OBJECT_STORE``);
 * ``POST /t/hooks/twilio/status``: delivery receipts of the SMS/WhatsApp provider (signed).
 
 Invalid or tampered links get ``404``, expired ones ``410``. Importing this module installs the
@@ -34,9 +36,10 @@ import baton.notify.actions as actions
 from baton.adapters.travel.base import TravelTimeProvider
 from baton.domain.errors import DomainError, NotFound
 from baton.notify import store
-from baton.notify.model import NotifySettings, Preference, customer_key
+from baton.notify.model import NotifySettings, Preference, customer_key, zone
 from baton.notify.outbox import install as install_outbox
 from baton.notify.tokens import TokenError, TrackingClaim, read_claim, verify_token
+from baton.notify.tracking_pod import PodSummary, latest_delivered_pod, pod_summary, sniff
 from baton.notify.tracking_view import TrackingView, build_view
 from baton.service_layer.handlers import Dependencies
 from baton.service_layer.messagebus import MessageBus
@@ -53,6 +56,8 @@ TEXT = {
            "driver": "Driver", "vehicle": "Vehicle", "stops_before": "stops before yours",
            "away": "km away", "live_hidden": "The driver's position appears when you are among the next stops.",
            "timeline": "History", "delivered": "Delivered at", "pod": "Proof of delivery",
+           "received_by": "Received by", "signature": "Signature",
+           "photos": "Photos", "left_safe": "Left in a safe place", "rel_self": "self",
            "instructions": "Delivery instructions", "instructions_hint": "Gate code, leave with a neighbour, ...",
            "safe_place": "I authorise leaving the parcel in a safe place", "save": "Save",
            "reschedule": "Choose another time", "no_slots": "No other time is available today.",
@@ -65,6 +70,8 @@ TEXT = {
               "away": "km de distância",
               "live_hidden": "A posição do entregador aparece quando você estiver entre as próximas paradas.",
               "timeline": "Histórico", "delivered": "Entregue às", "pod": "Comprovante de entrega",
+              "received_by": "Recebido por", "signature": "Assinatura",
+              "photos": "Fotos", "left_safe": "Deixado em local seguro", "rel_self": "o próprio",
               "instructions": "Instruções de entrega", "instructions_hint": "Código do portão, deixar com vizinho, ...",
               "safe_place": "Autorizo deixar o pacote em local seguro", "save": "Salvar",
               "reschedule": "Escolher outro horário", "no_slots": "Não há outro horário disponível hoje.",
@@ -149,17 +156,56 @@ def _link_error(request: Request, err: _LinkError) -> HTMLResponse:
                                       {"t": TEXT[lang], "lang": lang, "reason": err.reason}, status_code=err.status)
 
 
+def _pod(ctx: TrackingContext, opened: _Opened) -> PodSummary | None:
+    uow = SqlAlchemyUnitOfWork(ctx.session_factory, opened.claim.org_id)
+    with uow:
+        assert uow.session is not None
+        order = uow.orders.get(opened.claim.order_id)
+        key = customer_key(order.customer)
+        pref = store.load_preferences(uow.session, opened.claim.org_id, [key]).get(key)
+        tz = zone(pref.timezone if pref is not None and pref.timezone else opened.settings.timezone)
+        return pod_summary(uow.session, opened.claim.org_id, order.id, tz)
+
+
 @router.get("/t/{token}", response_class=HTMLResponse)
 def tracking_page(request: Request, token: str, done: str | None = None, error: str | None = None) -> Response:
     """The tracking page of the order the link names."""
     ctx = _context(request)
     try:
-        view = _view(ctx, _open(ctx, token))
+        opened = _open(ctx, token)
+        view = _view(ctx, opened)
     except _LinkError as err:
         return _link_error(request, err)
+    pod = _pod(ctx, opened) if view.delivered_at else None
     return templates.TemplateResponse(request, "tracking/page.html", {
-        "v": view, "t": TEXT[view.language], "token": token, "done": done, "error": error,
+        "v": view, "t": TEXT[view.language], "token": token, "done": done, "error": error, "pod": pod,
         "initial": json.dumps(view.public()).replace("</", "<\\/")})
+
+
+@router.get("/t/{token}/pod/{sha256}")
+def tracking_pod_media(request: Request, token: str, sha256: str) -> Response:
+    """A signature or photo of the order's delivered POD (``image/*``, cached privately for a day).
+    404 for any hash not in THAT order's delivered POD, a bad or tampered link; 410 for an expired one."""
+    from baton.adapters.objectstore import ObjectMissing, make_object_store
+
+    ctx = _context(request)
+    try:
+        opened = _open(ctx, token)
+    except _LinkError as err:
+        return Response(status_code=err.status)
+    with ctx.session_factory() as session:
+        pod = latest_delivered_pod(session, opened.claim.org_id, opened.claim.order_id)
+    allowed = set(pod.photo_sha256s) | ({pod.signature_sha256} if pod and pod.signature_sha256 else set()) \
+        if pod is not None else set()
+    if sha256 not in allowed:
+        return Response(status_code=404)
+    store = getattr(request.app.state, "object_store", None) or make_object_store()
+    try:
+        data = store.get(sha256)
+    except (ObjectMissing, ValueError):
+        return Response(status_code=404)
+    return Response(data, media_type=sniff(data),
+                    headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/t/{token}/status.json")

@@ -170,10 +170,37 @@ function renderStop() {
   if (!stop) { show("route"); render(); return; }
   const status = statusOf(stop);
   renderStopDetail(stop, status, pendingOf(stop), state.currentChanged || state.changed.has(stop.order_id));
+  wireContact(stop);
   const open = !DONE.has(status);
   $("#arrive-button").hidden = !open || status === "arrived";
   $("#complete-button").hidden = !open;
   $("#fail-button").hidden = !open;
+}
+
+/** In-app contact: POST /api/v1/driver/stops/{id}/message (needs the network; never queued, it is urgent). */
+async function sendContact(stop, template) {
+  const result = $("#contact-result");
+  const text = $("#contact-text").value.trim();
+  result.textContent = "Sending…";
+  try {
+    const answer = await call("POST", `/api/v1/driver/stops/${encodeURIComponent(stop.order_id)}/message`, {
+      json: {template, text: text || undefined, client_message_id: uuid()}});
+    result.textContent = answer.status === "suppressed"
+      ? `Not sent: the customer ${answer.status_reason === "opted_out" ? "opted out of messages" : "has no contact"}.`
+      : answer.status_reason === "quiet_hours"
+        ? `Queued: quiet hours for the customer until ${new Date(answer.not_before).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"})}.`
+        : `Sent by ${answer.channel === "email" ? "e-mail" : answer.channel.toUpperCase()}.`;
+  } catch (err) {
+    result.textContent = err.offline ? "Offline: the message needs a connection." : `Not sent: ${err.message}`;
+  }
+}
+
+function wireContact(stop) {
+  const sheet = $("#contact-sheet");
+  $("#contact-button").addEventListener("click", () => { sheet.hidden = !sheet.hidden; });
+  $("#contact-close").addEventListener("click", () => { sheet.hidden = true; });
+  sheet.querySelectorAll("[data-template]").forEach((b) =>
+    b.addEventListener("click", () => sendContact(stop, b.dataset.template)));
 }
 
 function openStop(orderId) {

@@ -51,6 +51,9 @@ export function navLinks(stop) {
   };
 }
 
+export const CONTACT_TEMPLATES = [
+  ["arriving_soon", "Arriving soon"], ["cannot_find_address", "Can't find the address"], ["at_door", "At the door"]];
+
 export function telHref(masked) {
   if (!masked) return null;
   const value = String(masked).trim();
@@ -82,7 +85,9 @@ export function renderStops(route, statusOf, pendingOf, changed) {
 
 export function renderStopDetail(stop, status, pending, changed) {
   const nav = navLinks(stop);
-  const tel = telHref(stop.phone_masked);
+  const contact = stop.contact || {};
+  // a masked call through the proxy number when the server configured one, else a dialable number if sent
+  const callUrl = contact.call_url || telHref(stop.phone_masked);
   const req = stop.requirements || {};
   const needs = [
     req.signature && "signature", (req.photo || req.min_photos > 0) && `photo${req.min_photos > 1 ? ` ×${req.min_photos}` : ""}`,
@@ -108,8 +113,17 @@ export function renderStopDetail(stop, status, pending, changed) {
     <div class="row links">
       <a class="button" id="nav-geo" href="${esc(nav.geo)}">Navigate</a>
       <a class="button" id="nav-maps" href="${esc(nav.maps)}" target="_blank" rel="noopener">Maps</a>
-      ${tel ? `<a class="button" id="call" href="${esc(tel)}">Call ${esc(stop.phone_masked)}</a>`
-        : `<span class="button disabled" id="call">${stop.phone_masked ? esc(stop.phone_masked) : "no phone"}</span>`}
+      <button type="button" class="button" id="contact-button">Contact ${stop.phone_masked ? esc(stop.phone_masked) : ""}</button>
+    </div>
+    <div id="contact-sheet" class="card sheet" hidden>
+      <h3>Contact the customer</h3>
+      <p class="hint">A message goes to the customer's preferred channel (SMS or e-mail); the number stays hidden.</p>
+      <div class="row templates">${CONTACT_TEMPLATES.map(([key, label]) =>
+        `<button type="button" class="button" data-template="${esc(key)}">${esc(label)}</button>`).join("")}</div>
+      <label>Add a note (optional) <input id="contact-text" maxlength="300" autocomplete="off"></label>
+      ${callUrl ? `<a class="button" id="call" href="${esc(callUrl)}">Call (masked)</a>` : ""}
+      <p id="contact-result" role="status"></p>
+      <button type="button" class="button" id="contact-close">Close</button>
     </div>`;
 }
 
