@@ -41,7 +41,7 @@ from baton.planning.mapping import (
     transfer_partners,
     window_bounds,
 )
-from baton.planning.parallel import ParallelResult, default_workers, parallel_solve
+from baton.planning.parallel import ParallelResult, parallel_solve
 from baton.planning.problem import PlanningOptions, PlanningProblem
 from baton.planning.pyvrp_model import (
     SOFT_LATE_STEPS_S,
@@ -100,7 +100,7 @@ def _parallel_params(data: ProblemData) -> SolveParams:
 
 def _solve(model: SolverModel, options: PlanningOptions,
            on_progress: ProgressCallback | None) -> Result | ParallelResult:
-    workers = default_workers() if options.workers is None else options.workers
+    workers = 1 if options.workers is None else options.workers
     if workers > 1 and options.max_iterations is None and options.time_limit_s >= PARALLEL_MIN_S:
         return parallel_solve(model.data, options.time_limit_s, seed=options.seed, workers=workers,
                               params=_parallel_params, on_progress=on_progress)
