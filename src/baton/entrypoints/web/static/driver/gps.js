@@ -76,7 +76,7 @@ export class Gps {
   _status() {
     const f = this.fix;
     if (!f) return;
-    const pings = this.onShift ? ` · ${this.sent} pings${this.buffer.length ? ` (${this.buffer.length} waiting)` : ""}` : "";
+    const pings = this.onShift ? ` · ${this.sent} ${this.sent === 1 ? "ping" : "pings"}${this.buffer.length ? ` (${this.buffer.length} waiting)` : ""}` : "";
     this.onStatus(`GPS ±${Math.round(f.accuracy_m)} m${pings}${this.refused ? ` · refused: ${this.refused}` : ""}`);
   }
 
