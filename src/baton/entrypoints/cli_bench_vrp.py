@@ -40,6 +40,12 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _warn_skipped(err: Console, skipped: list[str]) -> None:
+    for name in skipped:
+        err.print(f"[yellow]skipping {name}: its optional package is not installed "
+                  f"(pip install 'baton[bench]')[/yellow]")
+
+
 def _table(set_name: str, seconds: float, solvers: list[str], results: list[InstanceResult],
            report: dict[str, object]) -> Table:
     table = Table(title=f"VRPTW {set_name}, {seconds:g} s per solver and instance")
@@ -93,9 +99,7 @@ def vrptw(
     except BenchError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    for s in skipped:
-        err.print(f"[yellow]skipping {s}: its optional package is not installed "
-                  f"(pip install 'baton[bench]')[/yellow]")
+    _warn_skipped(err, skipped)
     if not usable:
         err.print("[red]error:[/red] no usable solver")
         raise typer.Exit(2)
@@ -163,9 +167,7 @@ def planning(
     except BenchError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    for s in skipped:
-        err.print(f"[yellow]skipping {s}: its optional package is not installed "
-                  f"(pip install 'baton[bench]')[/yellow]")
+    _warn_skipped(err, skipped)
     try:
         root: Path | None = shared_data_dir(data)
     except BenchError:

@@ -253,6 +253,20 @@ def _complete(run: _Run, a: Action) -> tuple[str, str, str | None]:
     if not pod.recipient_name and not pod.safe_place:
         problems.insert(0, "recipient_name: required (or a safe-place drop)")
     problems += _media_problems(run, pod.media)
+    route = _settle(run, a, pod, order, route, conflict, problems, "complete")
+    _ensure_arrived(run, a, route, order)
+    run.handle(handlers.complete_delivery, commands.CompleteDelivery(
+        at=_at(run, a), actor=run.actor, route_id=route.id, order_id=order.id, recipient=pod.recipient_name))
+    message = "delivered" + (f" (flagged: {', '.join(sorted(pod.flags))})" if pod.flags else "")
+    _store_pod(run, a, pod, "applied", message)
+    return "applied", message, pod.id
+
+
+def _settle(run: _Run, a: Action, pod: Pod, order: Order, route: Route | None, conflict: str | None,
+            problems: list[str], verb: str) -> Route:
+    """Flag ``pod`` and decide whether its completion/failure may go ahead: a stop taken away from the
+    driver keeps its POD as custody evidence and answers ``conflict``; unmet requirements answer
+    ``rejected``; an order not on the road any more answers ``conflict``. Returns the stop's route."""
     _flag(pod, run.rules)
     pod.complete = not problems
     if conflict is not None:
@@ -262,14 +276,9 @@ def _complete(run: _Run, a: Action) -> tuple[str, str, str | None]:
     if problems:
         raise _Outcome("rejected", "; ".join(problems))
     if order.status not in (S.DISPATCHED, S.OUT_FOR_DELIVERY, S.ARRIVED):
-        raise _Outcome("conflict", f"order_id: order {order.id} is {order.status.value}, cannot complete")
+        raise _Outcome("conflict", f"order_id: order {order.id} is {order.status.value}, cannot {verb}")
     assert route is not None
-    _ensure_arrived(run, a, route, order)
-    run.handle(handlers.complete_delivery, commands.CompleteDelivery(
-        at=_at(run, a), actor=run.actor, route_id=route.id, order_id=order.id, recipient=pod.recipient_name))
-    message = "delivered" + (f" (flagged: {', '.join(sorted(pod.flags))})" if pod.flags else "")
-    _store_pod(run, a, pod, "applied", message)
-    return "applied", message, pod.id
+    return route
 
 
 def _flag(pod: Pod, rules: RuleSet) -> None:
@@ -293,17 +302,7 @@ def _fail(run: _Run, a: Action) -> tuple[str, str, str | None]:
     problems = _media_problems(run, pod.media)
     if reason == FailReason.DAMAGED and not pod.photo_sha256s:
         problems.append("photo_sha256s: a photo of the damage is required")
-    _flag(pod, run.rules)
-    pod.complete = not problems
-    if conflict is not None:
-        pod.flags.append("reassigned")
-        _store_pod(run, a, pod, "conflict", conflict + "; the POD is kept as custody evidence")
-        raise _Outcome("conflict", conflict + "; the POD is kept as custody evidence", pod.id)
-    if problems:
-        raise _Outcome("rejected", "; ".join(problems))
-    if order.status not in (S.DISPATCHED, S.OUT_FOR_DELIVERY, S.ARRIVED):
-        raise _Outcome("conflict", f"order_id: order {order.id} is {order.status.value}, cannot fail")
-    assert route is not None
+    route = _settle(run, a, pod, order, route, conflict, problems, "fail")
     at = _at(run, a)
     _ensure_arrived(run, a, route, order)
     run.handle(handlers.fail_delivery, commands.FailDelivery(at=at, actor=run.actor, route_id=route.id,
