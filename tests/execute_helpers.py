@@ -62,15 +62,7 @@ def setup_day(bus: MessageBus, o4_closes: datetime | None = None) -> Plan:
     bus.handle(commands.CreateOrders(at=DAY + timedelta(hours=6), orders=orders))
     plan = Plan(id="p-1", created_at=DAY + timedelta(hours=7),
                 routes=[_route("R1", "V1", V1_STOPS), _route("R2", "V2", V2_STOPS)])
-    uow = bus.uow
-    with uow:
-        for route in plan.routes:
-            for order in uow.orders.get_many(route.order_ids):
-                order.plan(route.id, at=plan.created_at)
-        uow.plans.add(plan)
-        uow.commit()
-    for route in plan.routes:
-        bus.handle(commands.DispatchRoute(at=T0 - timedelta(minutes=30), route_id=route.id))
+    store_and_dispatch(bus, plan)
     return plan
 
 
@@ -108,3 +100,17 @@ def trace(jam_leg: int | None = None, jam_s: int = 0, step_s: int = 10) -> Itera
 def _ping(t: datetime, p: tuple[float, float]) -> dict[str, Any]:
     return {"vehicle_id": "V1", "device_id": "phone-V1", "lat": round(p[0], 6), "lng": round(p[1], 6),
             "accuracy_m": 8.0, "speed_mps": 6.0, "ts": t.isoformat()}
+
+
+def store_and_dispatch(bus: MessageBus, plan: Plan) -> None:
+    """Store ``plan`` as the current plan with its orders planned on their routes, then dispatch every
+    route 30 min before ``T0``."""
+    uow = bus.uow
+    with uow:
+        for route in plan.routes:
+            for order in uow.orders.get_many(route.order_ids):
+                order.plan(route.id, at=plan.created_at)
+        uow.plans.add(plan)
+        uow.commit()
+    for route in plan.routes:
+        bus.handle(commands.DispatchRoute(at=T0 - timedelta(minutes=30), route_id=route.id))

@@ -28,7 +28,7 @@ from baton.service_layer import commands
 from baton.service_layer.bootstrap import bootstrap
 from baton.service_layer.live_handlers import enable_live
 from baton.service_layer.messagebus import MessageBus
-from execute_helpers import DAY, DEPOT, SERVICE_S, T0
+from execute_helpers import DAY, DEPOT, SERVICE_S, T0, store_and_dispatch
 
 RELOAD_S = 600
 STOPS = {"o-1": (DEPOT[0] - 0.018, DEPOT[1]), "o-2": (DEPOT[0] - 0.036, DEPOT[1]),
@@ -84,15 +84,7 @@ def _setup(bus: MessageBus, travel: GreatCircleProvider) -> datetime:
                            service_time_s=SERVICE_S, size=Size(1, 2.0, 10.0))
               for oid, p in [*STOPS.items(), V2_STOP]]
     bus.handle(commands.CreateOrders(at=DAY + timedelta(hours=6), orders=orders))
-    uow = bus.uow
-    with uow:
-        for route in plan.routes:
-            for order in uow.orders.get_many(route.order_ids):
-                order.plan(route.id, at=plan.created_at)
-        uow.plans.add(plan)
-        uow.commit()
-    for route in plan.routes:
-        bus.handle(commands.DispatchRoute(at=T0 - timedelta(minutes=30), route_id=route.id))
+    store_and_dispatch(bus, plan)
     return o4_arrival + WINDOW_SLACK
 
 
