@@ -1,7 +1,10 @@
 """Live orchestration: the plan kept right all day.
 
-* :mod:`baton.live.model`: the live plan state (per vehicle: position, time, done/pinned/free
-  stops, parcels on board) and the timing of a route from where the vehicle is now;
+* :mod:`baton.live.state`: the live plan state (per vehicle: position, time, done/pinned/free
+  stops, parcels on board); :mod:`baton.live.geo` its distances, :mod:`baton.live.traffic` its
+  slowdowns;
+* :mod:`baton.live.model`: the timing of a route from where the vehicle is now, incremental and
+  with a cutoff for the fast path's trials (re-exports the state);
 * :mod:`baton.live.ops`: the fast path (cheapest feasible insertion, removal, re-sequencing,
   breakdown reassignment, second attempts);
 * :mod:`baton.live.board`: the state loaded from the unit of work, fed by execution events,

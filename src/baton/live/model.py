@@ -1,415 +1,345 @@
-"""The live plan state and the timing of a route from where its vehicle is now.
+"""The timing of a route from where its vehicle is now (:func:`evaluate`), incremental and with a
+cutoff for the fast path's many trials; the live plan state itself is in :mod:`baton.live.state`
+(re-exported here).
 
-Clock: integer seconds from the day's start (``LivePlan.day_start``, local midnight). A route is
-``done`` (frozen, never changed) + ``pinned`` (the stop the vehicle is driving to: never moved
-away from it) + ``free`` (re-sequenced and reassigned at will). Sequence items are order ids or
-:data:`RELOAD` (drive back to the start depot and load parcels waiting there).
-
-Parcels: an order's parcel is either on the vehicle (``LiveRoute.onboard``) or at the depot from
-``LiveOrder.available_s``; a route that has left the depot must pass a reload stop before serving
-an order whose parcel is not on board. A route still at the depot loads at departure.
+Incremental: a timeline keeps the timing's state before each position (:class:`Mark`), so a trial
+sequence that shares a prefix with it is timed from the first position that differs. Cutoff: a
+trial is given up as soon as lower bounds (what is already known, plus the rest of the sequence
+timed at the least factor and earliest departure it can get) show it cannot be chosen. Both give
+exactly the result of a timing from scratch whenever one is returned.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, overload
 
-from baton.adapters.travel.base import TravelTimeProvider
-from baton.domain.values import LatLng
+from baton.live.geo import Geo
+from baton.live.state import (
+    DEFAULT_RELOAD_S,
+    RELOAD,
+    LiveOrder,
+    LivePlan,
+    LiveRoute,
+    Mark,
+    Timeline,
+    Visit,
+)
+from baton.live.traffic import Slowdown, least_factor, scaled
 
-RELOAD = "@reload"
-#: Seconds a reload stop at the depot takes when the depot has no loading time.
-DEFAULT_RELOAD_S = 600
+__all__ = ["DEFAULT_RELOAD_S", "LATE_WEIGHT", "RELOAD", "Cutoff", "Geo", "LiveOrder", "LivePlan", "LiveRoute",
+           "Mark", "Score", "Slowdown", "Timeline", "Visit", "evaluate", "score", "touches"]
 
+#: Weight of one second of lateness against one unit of cost in a route's :func:`score`.
+LATE_WEIGHT = 1.0
 
-class Geo:
-    """Distances (m) and durations (s) between the points Baton knows, from a travel provider.
-
-    The points known when the day starts get one dense matrix (one provider call). Points added
-    during the day (new or moved addresses) get their legs on demand: :meth:`fetch` asks the
-    provider for one small matrix between a new point and the points it may be inserted between,
-    and :meth:`leg` fills any other missing pair the same way. Providers answer pairwise, so a leg
-    is the same whichever call produced it.
-    """
-
-    def __init__(self, travel: TravelTimeProvider, points: Sequence[LatLng], depart_at: datetime | None) -> None:
-        self.travel, self.depart_at = travel, depart_at
-        self.points: list[LatLng] = list(dict.fromkeys(points))
-        self.index: dict[LatLng, int] = {p: k for k, p in enumerate(self.points)}
-        self.n_dense = len(self.points)
-        m = travel.matrices(self.points, depart_at=depart_at) if self.points else None
-        self._d: list[list[int]] = m.distance_m.tolist() if m is not None else []
-        self._t: list[list[int]] = m.duration_s.tolist() if m is not None else []
-        self._extra: dict[tuple[int, int], tuple[int, int]] = {}
-
-    def add(self, points: Sequence[LatLng]) -> list[int]:
-        """Indices of ``points``, registering the unknown ones (their legs come on demand)."""
-        for p in points:
-            if p not in self.index:
-                self.index[p] = len(self.points)
-                self.points.append(p)
-        return [self.index[p] for p in points]
-
-    def fetch(self, a: int, others: Sequence[int]) -> None:
-        """Ask the provider, in one call, for every leg between point ``a`` and ``others`` not yet known.
-
-        Raises:
-            TravelTimeError: when the provider cannot answer.
-        """
-        need = [o for o in dict.fromkeys(others) if o != a and not self._known(a, o)]
-        if not need:
-            return
-        m = self.travel.matrices([self.points[a]] + [self.points[o] for o in need], depart_at=self.depart_at)
-        d, t = m.distance_m.tolist(), m.duration_s.tolist()
-        for k, o in enumerate(need, start=1):
-            self._extra[(a, o)] = (d[0][k], t[0][k])
-            self._extra[(o, a)] = (d[k][0], t[k][0])
-
-    def _known(self, a: int, b: int) -> bool:
-        return (a < self.n_dense and b < self.n_dense) or (a, b) in self._extra
-
-    def leg(self, a: int, b: int) -> tuple[int, int]:
-        """``(metres, seconds)`` from point ``a`` to ``b``."""
-        if a < self.n_dense and b < self.n_dense:
-            return self._d[a][b], self._t[a][b]
-        if a == b:
-            return 0, 0
-        found = self._extra.get((a, b))
-        if found is None:
-            self.fetch(a, [b])
-            found = self._extra[(a, b)]
-        return found
+Score = tuple[int, int, float]
+"""``(rules broken other than lateness, rules broken, lateness (s) x LATE_WEIGHT + cost)``: lower is better."""
 
 
-@dataclass(frozen=True)
-class Slowdown:
-    """Travel times x ``factor`` for legs that start in ``[start_s, end_s)`` and whose destination
-    is within ``radius_m`` of ``center`` (everywhere when ``center`` is ``None``), or only for
-    ``vehicle_id`` when given."""
+class Cutoff(NamedTuple):
+    """When :func:`evaluate` may give up a trial: as soon as it is sure the timeline would have a
+    :func:`score` of ``score`` or more, more than ``late_s`` seconds of lateness, or a ``cost`` of
+    ``cost`` or more (plan currency). ``None``: no such limit."""
 
-    factor: float
-    start_s: int
-    end_s: int
-    center: LatLng | None = None
-    radius_m: float = 0.0
-    vehicle_id: str | None = None
+    score: Score | None = None
+    late_s: int | None = None
+    cost: float | None = None
 
 
-@dataclass
-class LiveOrder:
-    """What the fast path needs of an order: matrix ``point``, ``windows`` as ``(earliest,
-    latest)`` service start in clock seconds, ``service_s``, size ``units`` (see
-    :func:`baton.planning.mapping.demand_units`), required ``features``, ``available_s`` (when
-    the parcel is at the depot), ``not_before_s`` (second attempts), and ``promised_end_s``: the
-    end of the window the customer was promised (``None``: any)."""
-
-    id: str
-    point: int
-    windows: list[tuple[int, int]]
-    service_s: int
-    units: tuple[int, int, int]
-    features: frozenset[str] = frozenset()
-    priority: int = 1
-    available_s: int = 0
-    not_before_s: int = 0
-
-
-@dataclass
-class LiveRoute:
-    """One vehicle's day, live. Times are clock seconds, costs in the plan currency.
-
-    ``position``/``ready_s``: where the vehicle is and when it is free there; ``seg_start_s`` when
-    the current stretch of work began (for breaks); ``traffic`` the factor on its travel times
-    learnt from its observed progress (1.0 = as the matrix says).
-    """
-
-    id: str
-    vehicle_id: str
-    driver_id: str | None
-    depot: int
-    end_depot: int
-    begin_s: int
-    shift_end_s: int
-    max_end_s: int
-    loading_s: int
-    capacity: tuple[int, int, int]
-    speed_factor: float
-    per_km: float
-    per_hour: float
-    capabilities: frozenset[str]
-    break_after_s: int = 0
-    break_s: int = 0
-    position: int = 0
-    ready_s: int = 0
-    seg_start_s: int = 0
-    started: bool = False
-    broken: bool = False
-    done: list[str] = field(default_factory=list)
-    pinned: str | None = None
-    free: list[str] = field(default_factory=list)
-    onboard: set[str] = field(default_factory=set)
-    distance_done_m: int = 0
-    traffic: float = 1.0
-    known_issues: set[str] = field(default_factory=set)
-
-    @property
-    def open_items(self) -> list[str]:
-        """The pinned stop (if any) then the free ones."""
-        return ([self.pinned] if self.pinned else []) + self.free
-
-    @property
-    def order_ids(self) -> list[str]:
-        return [x for x in self.open_items if x != RELOAD]
-
-
-@dataclass(frozen=True)
-class Visit:
-    """A stop on a route's timeline: ``arrive_s`` at the door, ``start_s`` service start (after
-    waiting), ``end_s`` departure, ``leg_m``/``leg_s`` the drive there, ``late_s`` seconds after the
-    last window closed (0 when on time)."""
-
-    item: str
-    point: int
-    arrive_s: int
-    start_s: int
-    end_s: int
-    leg_m: int
-    leg_s: int
-    late_s: int = 0
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """A route's open part from now: ``visits``, ``breaks`` ``(after_visits, start_s, end_s)``,
-    return at ``end_s`` after ``return_m``/``return_s``. ``issues`` lists hard-rule violations as
-    ``(item or None, message)``; ``late_s`` the total lateness; ``cost`` = km x per_km + hours
-    from now to the return x per_hour (plan currency)."""
-
-    visits: tuple[Visit, ...]
-    breaks: tuple[tuple[int, int, int], ...]
-    end_s: int
-    return_m: int
-    return_s: int
-    issues: tuple[tuple[str | None, str], ...]
-    late_s: int
-    cost: float
-
-    @property
-    def feasible(self) -> bool:
-        return not self.issues
-
-    @property
-    def late_items(self) -> set[str]:
-        return {v.item for v in self.visits if v.late_s > 0}
-
-    @property
-    def distance_m(self) -> int:
-        return sum(v.leg_m for v in self.visits) + self.return_m
-
-
-@dataclass
-class LivePlan:
-    """The whole live state: routes by id, orders by id, unassigned orders with their reason,
-    traffic slowdowns and the geometry. ``day_start`` is the clock's zero (aware)."""
-
-    day_start: datetime
-    geo: Geo
-    routes: dict[str, LiveRoute]
-    orders: dict[str, LiveOrder]
-    unassigned: dict[str, str] = field(default_factory=dict)
-    slowdowns: list[Slowdown] = field(default_factory=list)
-    reload_s: int = DEFAULT_RELOAD_S
-    #: per slowdown (by identity), which matrix points lie in its area (filled lazily)
-    _zones: dict[int, tuple[Slowdown, dict[int, bool]]] = field(default_factory=dict, repr=False, compare=False)
-
-    def route_of(self, order_id: str) -> LiveRoute | None:
-        for r in self.routes.values():
-            if order_id == r.pinned or order_id in r.free:
-                return r
-        return None
-
-    def factor(self, route: LiveRoute, to_point: int, depart_s: int,
-               slowdowns: Sequence[Slowdown] | None = None) -> float:
-        """The traffic factor for ``route``'s leg to ``to_point`` departing at ``depart_s``
-        (``slowdowns``: the ones to consider, default all)."""
-        f = route.traffic
-        for s in self.slowdowns if slowdowns is None else slowdowns:
-            if not (s.start_s <= depart_s < s.end_s):
-                continue
-            if s.vehicle_id is not None:
-                if s.vehicle_id == route.vehicle_id:
-                    f *= s.factor
-            elif s.center is None or self.inside(s, to_point):
-                f *= s.factor
-        return f
-
-    def inside(self, s: Slowdown, point: int) -> bool:
-        """Whether matrix ``point`` lies in the area of slowdown ``s`` (memoised per point)."""
-        zone = self._zones.get(id(s))
-        if zone is None or zone[0] is not s:
-            zone = self._zones[id(s)] = (s, {})
-        hit = zone[1].get(point)
-        if hit is None:
-            hit = zone[1][point] = s.center is None or _within(self.geo.points[point], s.center, s.radius_m)
-        return hit
-
-    def slowdowns_for(self, route: LiveRoute) -> list[Slowdown]:
-        """The slowdowns that can still apply to ``route`` (not over before it is ready, not for another
-        vehicle)."""
-        return [s for s in self.slowdowns if s.end_s > route.ready_s
-                and (s.vehicle_id is None or s.vehicle_id == route.vehicle_id)]
-
-
-def touches(plan: LivePlan, route: LiveRoute, slowdown: Slowdown, timeline: Timeline) -> bool:
-    """Whether ``slowdown`` can change ``route``'s ``timeline`` (computed without it): the route is
-    on the road during the slowdown's span and, for an area, one of its legs ends in the area (a
-    superset of the routes whose times change: the others are left as they are)."""
+def touches(plan: LivePlan, route: LiveRoute, slowdown: Slowdown) -> bool:
+    """Whether ``slowdown`` can change ``route``'s timeline (as timed without it): the route is on
+    the road during the slowdown's span and, for an area, one of its legs ends in the area (a
+    superset of the routes whose times change: the others are left as they are). The route is
+    timed only when its services alone do not already take it past the slowdown's start."""
     if not route.open_items or route.broken:
         return False
     if slowdown.vehicle_id is not None and slowdown.vehicle_id != route.vehicle_id:
         return False
-    if timeline.end_s <= slowdown.start_s or route.ready_s >= slowdown.end_s:
+    if route.ready_s >= slowdown.end_s:
         return False
-    if slowdown.center is None or slowdown.vehicle_id is not None:
-        return True
-    return any(plan.inside(slowdown, v.point) for v in timeline.visits) or plan.inside(slowdown, route.end_depot)
+    if slowdown.on_area:
+        points = [route.depot if x == RELOAD else plan.orders[x].point for x in route.open_items]
+        if not any(plan.traffic.inside(slowdown, p) for p in [*points, route.end_depot]):
+            return False
+    # it returns no earlier than after every service left: time it only when that is not enough
+    services = sum(plan.reload_s if x == RELOAD else plan.orders[x].service_s for x in route.open_items)
+    return route.ready_s + services > slowdown.start_s or evaluate(plan, route).end_s > slowdown.start_s
 
 
-def _within(p: LatLng, c: LatLng, radius_m: float) -> bool:
-    dy = (p.lat - c.lat) * 111_195.0
-    dx = (p.lng - c.lng) * 111_195.0 * math.cos(math.radians(c.lat))
-    return dx * dx + dy * dy <= radius_m * radius_m
+def score(t: Timeline) -> Score:
+    """The :data:`Score` of a timeline: rules other than lateness (a parcel not on board, capacity,
+    shift...) first, so that re-sequencing never trades a late stop for a stop the van cannot serve."""
+    late = sum(1 for v in t.visits if v.late_s > 0 and v.item != RELOAD)
+    return (len(t.issues) - late, len(t.issues), t.late_s * LATE_WEIGHT + t.cost)
 
 
-def evaluate(plan: LivePlan, route: LiveRoute, items: Sequence[str] | None = None) -> Timeline:
+@overload
+def evaluate(plan: LivePlan, route: LiveRoute, items: Sequence[str] | None = None, *,
+             base: Timeline | None = None, cutoff: None = None) -> Timeline: ...
+
+
+@overload
+def evaluate(plan: LivePlan, route: LiveRoute, items: Sequence[str] | None = None, *,
+             base: Timeline | None = None, cutoff: Cutoff) -> Timeline | None: ...
+
+
+def evaluate(plan: LivePlan, route: LiveRoute, items: Sequence[str] | None = None, *,
+             base: Timeline | None = None, cutoff: Cutoff | None = None) -> Timeline | None:
     """The timeline of ``route`` serving ``items`` (default: its open items) from its position.
 
     Rules checked (each failure is an issue): every window missed (hard: a promised window is
     never broken knowingly), capacity on each trip, a reload before any order whose parcel is not
     on board once the vehicle has left, features/skills, return by shift end / depot closing,
     working time, and the driver's break (taken where the vehicle stands, before the leg that
-    would exceed ``break_after_s`` of work). Never raises.
+    would exceed ``break_after_s`` of work).
+
+    ``base``: a timeline of the same route in the same state (from this function): the timing
+    resumes from the first position where ``items`` differ from it, with the same result as a
+    timing from scratch. ``cutoff``: return ``None`` as soon as lower bounds (see :func:`_rest`,
+    :func:`_earliest`) show the timeline would reach one of its limits. Never raises.
     """
     seq = list(route.open_items if items is None else items)
-    geo, orders = plan.geo, plan.orders
-    t, here, seg = route.ready_s, route.position, route.seg_start_s
+    orders, onboard = plan.orders, route.onboard
+    stamp = (route.position, route.ready_s, route.seg_start_s, route.started, route.traffic, route.speed_factor,
+             route.depot, route.end_depot, route.break_s, route.break_after_s, len(onboard), plan.reload_s,
+             tuple(plan.slowdowns))
+    at_depot_unstarted = not route.started
+    in_seq = set(seq)
+    carried = [orders[x].units for x in onboard if x in in_seq and x in orders]
+    load: tuple[int, ...] = tuple(map(sum, zip(*carried, strict=True))) if carried else (0, 0, 0)
+    t = route.ready_s
+    if at_depot_unstarted:
+        first = seq[:seq.index(RELOAD)] if RELOAD in seq else seq
+        t = max([t] + [orders[o].available_s for o in first if o not in onboard])
+    here, seg, reload_seen = route.position, route.seg_start_s, False
     issues: list[tuple[str | None, str]] = []
     visits: list[Visit] = []
     breaks: list[tuple[int, int, int]] = []
-    late_total = 0
-    at_depot_unstarted = not route.started
-    load = [0, 0, 0]
-    # the slowdowns that can apply, as (start, end, factor, area or None when it applies everywhere)
-    active = [(s.start_s, s.end_s, s.factor, s if s.center is not None and s.vehicle_id is None else None)
-              for s in plan.slowdowns_for(route)]
-    plain = not active and route.traffic == 1.0
-    inside = plan.inside
+    marks: list[Mark] = []
+    late_total = late_n = dist = start = 0
+    if base is not None and base.marks and base.stamp == stamp:
+        start = _resume_at(plan, route, base, seq, load, t)
+        if start:
+            m = base.marks[start]
+            t, here, seg, load, reload_seen = m.t, m.here, m.seg, m.load, m.reload_seen
+            late_total, late_n, dist = m.late_s, m.late_n, m.metres
+            issues, visits = list(base.issues[:m.issues]), list(base.visits[:start])
+            breaks, marks = list(base.breaks[:m.breaks]), list(base.marks[:start])
+    timing = plan.traffic.timing(plan.slowdowns, route.traffic, route.ready_s, route.vehicle_id, route.speed_factor)
+    factor, speed_factor, ready = timing.factor, route.speed_factor, route.ready_s
+    # the legs still to drive: legs[k - start] leads to position k (k == len(seq): the return)
+    points = [route.depot if x == RELOAD else orders[x].point for x in seq[start:]]
+    legs = plan.geo.legs(zip([here, *points], [*points, route.end_depot], strict=True))
+    bound = None if cutoff is None else _rest(plan, route, seq, start, t, legs)
 
-    def factor(to_point: int, depart_s: int) -> float:  # == plan.factor(route, to_point, depart_s)
-        if plain:
-            return 1.0
-        f = route.traffic
-        for lo, hi, k, area in active:
-            if lo <= depart_s < hi and (area is None or inside(area, to_point)):
-                f *= k
-        return f
+    def reach(more_late_n: int, more_late_s: int, end: int, rest_m: int) -> bool:
+        """Whether the timeline will reach the cutoff, from the state now, ``more_late_n`` stops
+        still to come sure to be late by ``more_late_s`` (s) at least, a return at ``end`` or later
+        and ``rest_m`` metres still to drive."""
+        assert cutoff is not None
+        late = late_total + more_late_s
+        if cutoff.late_s is not None and late > cutoff.late_s:
+            return True
+        cost = route.per_km * (dist + rest_m) / 1000 + route.per_hour * max(0, end - ready) / 3600
+        if cutoff.cost is not None and cost >= cutoff.cost:
+            return True
+        if cutoff.score is None:
+            return False
+        n_issues = len(issues) + more_late_n + ((end > route.shift_end_s) + (end > route.max_end_s) if seq else 0)
+        key = (n_issues - late_n - more_late_n, n_issues)
+        if key != cutoff.score[:2]:
+            return key > cutoff.score[:2]
+        return late * LATE_WEIGHT + cost >= cutoff.score[2]
 
-    in_seq = set(seq)
-    for x in route.onboard:
-        if x in in_seq and x in orders:
-            _add(load, orders[x].units)
+    def over(k: int) -> bool:
+        """Whether the timeline will reach the cutoff, seen from the state before position ``start + k``."""
+        assert bound is not None
+        return reach(bound.late_n[k], bound.late_s[k], max(bound.end_s, t + bound.rest_s[k]), bound.rest_m[k])
 
     def close_trip() -> None:
         if any(a > c for a, c in zip(load, route.capacity, strict=True)):
             issues.append((None, f"vehicle {route.vehicle_id} capacity exceeded"))
 
-    if at_depot_unstarted:
-        first = seq[:seq.index(RELOAD)] if RELOAD in seq else seq
-        t = max([t] + [orders[o].available_s for o in first if o not in route.onboard])
-    reload_seen = False
-    for pos, item in enumerate(seq):
+    if bound is not None:
+        # the cheap bounds first (distance, least time left), then the earliest timing of the rest
+        if over(0):
+            return None
+        bound = _earliest(plan, route, seq, start, t, seg, legs, timing.least_arrival, bound, reach)
+        if bound is None:
+            return None
+    caps, break_s, break_after = route.capabilities, route.break_s, route.break_after_s
+    for pos in range(start, len(seq)):
+        if bound is not None and over(pos - start):
+            return None
+        item = seq[pos]
+        marks.append(Mark(t, here, seg, load, reload_seen, len(issues), late_n, len(breaks), late_total, dist))
+        lo: LiveOrder | None = None
         if item == RELOAD:
             point, service = route.depot, plan.reload_s
             close_trip()
-            load = [0, 0, 0]
-            nxt = seq[pos + 1:]
-            stop_at = nxt.index(RELOAD) if RELOAD in nxt else len(nxt)
-            avail = max((orders[o].available_s for o in nxt[:stop_at] if o not in route.onboard), default=0)
-            for o in nxt[:stop_at]:
-                _add(load, orders[o].units)
+            load, avail = _trip(orders, route, seq, pos)
             reload_seen = True
         else:
             lo = orders[item]
-            point, service = lo.point, lo.service_s
-            if item not in route.onboard:
+            point, service, avail = lo.point, lo.service_s, 0
+            if item not in onboard:
                 if at_depot_unstarted and not reload_seen:
-                    _add(load, lo.units)
+                    u = lo.units
+                    load = (load[0] + u[0], load[1] + u[1], load[2] + u[2])
                 elif not reload_seen:
                     issues.append((item, f"parcel of {item} is not on {route.vehicle_id}: needs a reload first"))
-            if not lo.features <= route.capabilities:
-                issues.append((item, f"{route.vehicle_id} lacks {', '.join(sorted(lo.features - route.capabilities))}"))
-            avail = 0
-        metres, secs = geo.leg(here, point)
-        secs = _scaled(secs, route.speed_factor, factor(point, t))
-        start, late = _start(orders, item, t + secs, avail)
-        if route.break_s and start + service - seg > route.break_after_s:
+            if lo.features and not lo.features <= caps:
+                issues.append((item, f"{route.vehicle_id} lacks {', '.join(sorted(lo.features - caps))}"))
+        metres, secs = legs[pos - start]
+        secs = scaled(secs, speed_factor, factor(point, t))
+        begin, late = (max(t + secs, avail), 0) if lo is None else _service_start(lo, t + secs)
+        if break_s and begin + service - seg > break_after:
             # the stretch would be too long: rest here first (waiting at the door counts as work)
-            breaks.append((len(visits), t, t + route.break_s))
-            t += route.break_s
+            breaks.append((len(visits), t, t + break_s))
+            t += break_s
             seg = t
-            start, late = _start(orders, item, t + secs, avail)
-        arrive = t + secs
-        if item != RELOAD and late > 0:
+            begin, late = (max(t + secs, avail), 0) if lo is None else _service_start(lo, t + secs)
+        if late > 0:
             issues.append((item, f"{item} would be served {late // 60} min after its window"))
-        end = start + service
-        visits.append(Visit(item, point, arrive, start, end, metres, secs, late))
+            late_n += 1
+        visits.append(Visit(item, point, t + secs, begin, begin + service, metres, secs, late))
         late_total += late
-        t, here = end, point
+        dist += metres
+        t, here = begin + service, point
+    if bound is not None and over(len(seq) - start):
+        return None
+    marks.append(Mark(t, here, seg, load, reload_seen, len(issues), late_n, len(breaks), late_total, dist))
     close_trip()
-    metres, secs = geo.leg(here, route.end_depot)
-    secs = _scaled(secs, route.speed_factor, factor(route.end_depot, t))
-    if route.break_s and t + secs - seg > route.break_after_s and seq:
-        breaks.append((len(visits), t, t + route.break_s))
-        t += route.break_s
+    metres, secs = legs[-1]
+    secs = scaled(secs, speed_factor, factor(route.end_depot, t))
+    if break_s and t + secs - seg > break_after and seq:
+        breaks.append((len(visits), t, t + break_s))
+        t += break_s
     end_s = t + secs
     if seq and end_s > route.shift_end_s:
         issues.append((None, f"route of {route.vehicle_id} would end {(end_s - route.shift_end_s) // 60} min "
                              "after the shift"))
     if seq and end_s > route.max_end_s:
         issues.append((None, f"route of {route.vehicle_id} would exceed the working time"))
-    dist = sum(v.leg_m for v in visits) + metres
-    cost = route.per_km * dist / 1000 + route.per_hour * max(0, end_s - route.ready_s) / 3600
-    return Timeline(tuple(visits), tuple(breaks), end_s, metres, secs, tuple(issues), late_total, cost)
+    dist += metres
+    cost = route.per_km * dist / 1000 + route.per_hour * max(0, end_s - ready) / 3600
+    return Timeline(tuple(visits), tuple(breaks), end_s, metres, secs, tuple(issues), late_total, cost,
+                    tuple(marks), stamp)
 
 
-def _start(orders: dict[str, LiveOrder], item: str, arrive: int, avail: int) -> tuple[int, int]:
-    if item == RELOAD:
-        return max(arrive, avail), 0
-    return _service_start(orders[item], arrive)
+class _Bound(NamedTuple):
+    """Lower bounds for the rest of a timing, per position ``k`` from where it resumes (the last
+    one is the return): ``rest_m`` metres and ``rest_s`` least driving and service seconds from
+    ``k`` on, ``late_n`` stops from ``k`` on that will be late and ``late_s`` their least lateness,
+    and ``end_s`` the least return time."""
+
+    rest_m: list[int]
+    rest_s: list[int]
+    late_n: list[int]
+    late_s: list[int]
+    end_s: int
 
 
-def _add(acc: list[int], units: tuple[int, int, int]) -> None:
-    for k in range(3):
-        acc[k] += units[k]
+def _rest(plan: LivePlan, route: LiveRoute, seq: list[str], start: int, t: int,
+          legs: list[tuple[int, int]]) -> _Bound:
+    """The :class:`_Bound` of timing ``seq`` from position ``start`` at clock ``t`` by sums alone:
+    every metre left, and every service plus every leg at the least factor it can get (from any
+    later clock too); no lateness known."""
+    orders, n = plan.orders, len(seq) - start
+    least = least_factor(plan.slowdowns, route.traffic, route.ready_s, route.vehicle_id)
+    sf = route.speed_factor
+    rest_m, rest_s = [0] * (n + 1), [0] * (n + 1)
+    rest_m[n], rest_s[n] = legs[n][0], scaled(legs[n][1], sf, least)
+    for k in range(n - 1, -1, -1):
+        item = seq[start + k]
+        service = plan.reload_s if item == RELOAD else orders[item].service_s
+        rest_m[k] = rest_m[k + 1] + legs[k][0]
+        rest_s[k] = rest_s[k + 1] + scaled(legs[k][1], sf, least) + service
+    zero = [0] * (n + 1)
+    return _Bound(rest_m, rest_s, zero, zero, t + rest_s[0])
 
 
-def _scaled(secs: int, speed_factor: float, traffic: float) -> int:
-    if speed_factor == 1.0 and traffic == 1.0:
-        return secs
-    return math.ceil(secs * traffic / speed_factor - 1e-9)
+def _earliest(plan: LivePlan, route: LiveRoute, seq: list[str], start: int, t: int, seg: int,
+              legs: list[tuple[int, int]], least_arrival: Callable[[int, int, int], int], sums: _Bound,
+              reach: Callable[[int, int, int, int], bool]) -> _Bound | None:
+    """``sums`` (see :func:`_rest`) with the lateness and return of the earliest timing of the rest
+    from clock ``t`` (stretch of work begun at ``seg``): each leg left as early as possible at the
+    least traffic it can get, no wait for a parcel, and two chains: without a break, and with one
+    taken at the best place so far. Once the first chain would overrun the stretch, a break is
+    certain and the second chain holds. Starts and lateness only grow with the arrival, so every
+    real value is at least as high. ``None`` as soon as what is known so far ``reach`` es the cutoff
+    (late stops and lateness so far, the least return, the metres left)."""
+    orders, n, pause, most = plan.orders, len(seq) - start, route.break_s, route.break_after_s
+    late = [0] * (n + 1)
+    t1 = t + pause  # the earliest clock if a break was taken
+    rested = False  # a break is certain by now
+    count = total = 0
+    for k in range(n):
+        item = seq[start + k]
+        lo = None if item == RELOAD else orders[item]
+        point, service = (route.depot, plan.reload_s) if lo is None else (lo.point, lo.service_s)
+        a0 = least_arrival(point, legs[k][1], t)
+        a1 = min(least_arrival(point, legs[k][1], t1), a0 + pause) if pause else a0
+        (b0, l0), (b1, l1) = ((a0, 0), (a1, 0)) if lo is None else (_service_start(lo, a0), _service_start(lo, a1))
+        rested = rested or (bool(pause) and b0 + service - seg > most)
+        late[k] = l1 if rested else l0
+        t, t1 = b0 + service, b1 + service
+        if late[k]:
+            count, total = count + 1, total + late[k]
+            if reach(count, total, (t1 if rested else t) + sums.rest_s[k + 1], sums.rest_m[0]):
+                return None
+    end0 = least_arrival(route.end_depot, legs[n][1], t)
+    end1 = min(least_arrival(route.end_depot, legs[n][1], t1), end0 + pause) if pause else end0
+    rested = rested or (bool(pause) and bool(seq) and end0 - seg > most)
+    late_n, late_s = [0] * (n + 1), [0] * (n + 1)
+    for k in range(n - 1, -1, -1):
+        late_n[k] = late_n[k + 1] + (late[k] > 0)
+        late_s[k] = late_s[k + 1] + late[k]
+    return _Bound(sums.rest_m, sums.rest_s, late_n, late_s, end1 if rested else end0)
+
+
+def _resume_at(plan: LivePlan, route: LiveRoute, base: Timeline, seq: list[str], load0: tuple[int, ...],
+               t0: int) -> int:
+    """The position from which ``seq`` can be timed from ``base``'s marks: the end of the common
+    prefix, or the last reload before it when that reload's trip (which it loads) differs; 0 when
+    the start itself differs (parcels on board, first departure)."""
+    first = base.marks[0]
+    if first.load != load0 or first.t != t0:
+        return 0
+    old = [v.item for v in base.visits]
+    p, limit = 0, min(len(seq), len(old))
+    while p < limit and seq[p] == old[p]:
+        p += 1
+    r = p - 1
+    while r >= 0 and seq[r] != RELOAD:
+        r -= 1
+    if r >= 0 and _trip(plan.orders, route, seq, r) != _trip(plan.orders, route, old, r):
+        return r
+    return p
+
+
+def _trip(orders: dict[str, LiveOrder], route: LiveRoute, seq: Sequence[str],
+          reload_pos: int) -> tuple[tuple[int, ...], int]:
+    """The load of the trip loaded at the reload at ``reload_pos`` (every parcel up to the next
+    reload) and when the last of its parcels not on board is at the depot (clock s, 0 when none)."""
+    nxt = list(seq[reload_pos + 1:])
+    trip = nxt[:nxt.index(RELOAD)] if RELOAD in nxt else nxt
+    units = [orders[o].units for o in trip]
+    load = tuple(map(sum, zip(*units, strict=True))) if units else (0, 0, 0)
+    return load, max((orders[o].available_s for o in trip if o not in route.onboard), default=0)
 
 
 def _service_start(order: LiveOrder, arrive: int) -> tuple[int, int]:
     """``(service start, lateness)``: earliest start in a window still open, else late."""
-    arrive = max(arrive, order.not_before_s)
+    if arrive < order.not_before_s:
+        arrive = order.not_before_s
     best: int | None = None
     for early, late in order.windows:
         if late >= arrive:
-            s = max(arrive, early)
-            best = s if best is None else min(best, s)
+            s = arrive if arrive > early else early
+            if best is None or s < best:
+                best = s
     if best is not None:
         return best, 0
     last = max((late for _, late in order.windows), default=arrive)

@@ -21,9 +21,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from baton.live.model import RELOAD, LivePlan, LiveRoute, Timeline, evaluate
+import numpy as np
 
-#: Full evaluations tried per insertion, cheapest detours first.
+from baton.live.model import RELOAD, Cutoff, LivePlan, LiveRoute, Timeline, evaluate, score
+
+#: Places timed per insertion, smallest detours first.
 CANDIDATES = 16
 #: Routes considered for an insertion: those passing closest to the order (straight line).
 NEAR_ROUTES = 12
@@ -34,8 +36,6 @@ BREAKDOWN_NEAR_ROUTES = 8
 BREAKDOWN_CANDIDATES = 10
 #: Places per route considered (smallest detours), so that a full route does not hide the others.
 PER_ROUTE = 3
-#: Weight of one second of lateness against one unit of cost, when re-sequencing.
-LATE_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -64,28 +64,37 @@ def _points(plan: LivePlan, route: LiveRoute, items: list[str]) -> list[int]:
     return [route.depot if x == RELOAD else plan.orders[x].point for x in items]
 
 
-def _candidates(plan: LivePlan, route: LiveRoute, order_id: str) -> list[tuple[int, int, list[str]]]:
-    """``(detour_m, position, new open items)`` for every place the order may go on ``route``."""
+def _candidates(plan: LivePlan, route: LiveRoute, order_id: str) -> list[tuple[int, int, bool]]:
+    """``(detour_m, position, with a reload before)`` for every place the order may go on ``route``
+    (see :func:`_inserted`)."""
     order = plan.orders[order_id]
     items = route.open_items
     first = 1 if route.pinned else 0
     pts = [route.position, *_points(plan, route, items), route.end_depot]
     need_reload = order_id not in route.onboard
-    out: list[tuple[int, int, list[str]]] = []
     reload_before = not route.started or any(x == RELOAD for x in items[:first])
-    for pos in range(first, len(items) + 1):
-        if pos > first and items[pos - 1] == RELOAD:
-            reload_before = True
-        prev, nxt = pts[pos], pts[pos + 1]
-        base = plan.geo.leg(prev, nxt)[0]
-        if not need_reload or reload_before:
-            detour = plan.geo.leg(prev, order.point)[0] + plan.geo.leg(order.point, nxt)[0] - base
-            out.append((detour, pos, [*items[:pos], order_id, *items[pos:]]))
+    # the places up to the first reload need one before the order when its parcel is not on board
+    upto = first - 1 if reload_before or not need_reload else (
+        items.index(RELOAD, first) if RELOAD in items[first:] else len(items))
+    legs, p, span = plan.geo.legs, order.point, range(first, len(items) + 1)
+    here = [m for m, _ in legs((pts[k], pts[k + 1]) for k in span)]
+    to_order = [m for m, _ in legs((pts[k], p) for k in span)]
+    from_order = [m for m, _ in legs((p, pts[k + 1]) for k in span)]
+    to_depot = [m for m, _ in legs((pts[k], route.depot) for k in range(first, upto + 1))]
+    depot_to_order = plan.geo.leg(route.depot, p)[0] if to_depot else 0
+    out: list[tuple[int, int, bool]] = []
+    for n, pos in enumerate(span):
+        if pos <= upto:
+            out.append((to_depot[n] + depot_to_order + from_order[n] - here[n], pos, True))
         else:
-            detour = (plan.geo.leg(prev, route.depot)[0] + plan.geo.leg(route.depot, order.point)[0]
-                      + plan.geo.leg(order.point, nxt)[0] - base)
-            out.append((detour, pos, [*items[:pos], RELOAD, order_id, *items[pos:]]))
+            out.append((to_order[n] + from_order[n] - here[n], pos, False))
     return out
+
+
+def _inserted(route: LiveRoute, order_id: str, pos: int, reload: bool) -> list[str]:
+    """``route``'s open items with ``order_id`` at ``pos`` (after a reload stop when ``reload``)."""
+    items = route.open_items
+    return [*items[:pos], *([RELOAD, order_id] if reload else [order_id]), *items[pos:]]
 
 
 def _set_open(route: LiveRoute, items: list[str]) -> None:
@@ -118,7 +127,8 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
 
     Tries the ``candidates`` (default :data:`CANDIDATES`) smallest detours over the ``near_routes``
     (default :data:`NEAR_ROUTES`) routes of ``route_ids`` (default: every route not broken down)
-    passing closest to the order, fully timed, and keeps the cheapest acceptable one. ``bases``
+    passing closest to the order, each timed from where it differs from the route (and given up as
+    soon as it cannot be chosen), and keeps the cheapest acceptable one. ``bases``
     caches the routes' current timelines across calls made within one event (slowdowns unchanged).
     Returns the :class:`Insertion`, or a reason (``str``) when no route can take the order; the
     order is then in ``plan.unassigned`` with that reason.
@@ -136,24 +146,30 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
     cands = []
     for n, r in enumerate(capable):  # the best few places on each route, then the best overall
         per_route = sorted(_candidates(plan, r, order_id), key=lambda c: (c[0], c[1]))[:PER_ROUTE]
-        cands += [(c[0], n, r, c[1], c[2]) for c in per_route]
+        cands += [(detour, n, r, pos, reload) for detour, pos, reload in per_route]
     cands.sort(key=lambda c: (c[0], c[1], c[3]))
     cache: BaseCache = {} if bases is None else bases
     best: Insertion | None = None
-    first_issue: str | None = None
-    for k, (_, _, route, pos, items) in enumerate(cands[:n_cand * 3]):
+    rejected: tuple[LiveRoute, list[str]] | None = None  # the first trial refused (it broke a rule)
+    for k, (_, _, route, pos, reload) in enumerate(cands[:n_cand * 3]):
         if best is not None and k >= n_cand:
             break
+        items = _inserted(route, order_id, pos, reload)
         base = _base(plan, route, cache)
-        trial = evaluate(plan, route, items)
-        if any(i == order_id for i, _ in trial.issues) or not acceptable(base, trial):
-            if first_issue is None and trial.issues:
-                first_issue = trial.issues[0][1]
+        # give up a trial as soon as it is sure to be refused (see acceptable) or to cost more than
+        # the best so far (the margin leaves ties to the exact comparison below)
+        most = math.inf if best is None else base.cost + best.added_cost + 1e-6
+        limit = Cutoff(score=(0, 0, most)) if base.feasible else Cutoff(late_s=base.late_s, cost=most)
+        trial = evaluate(plan, route, items, base=base, cutoff=limit)
+        if trial is None or any(i == order_id for i, _ in trial.issues) or not acceptable(base, trial):
+            if rejected is None and best is None:
+                rejected = (route, items)
             continue
         added = trial.cost - base.cost
         if best is None or added < best.added_cost:
             best = Insertion(route.id, pos, trial, added)
     if best is None:
+        first_issue = evaluate(plan, *rejected).issues[0][1] if rejected else None
         return _unassign(plan, order_id, f"no feasible route: {first_issue or 'no room'}")
     route = plan.routes[best.route_id]
     items = [v.item for v in best.timeline.visits]
@@ -168,15 +184,19 @@ def _nearest_routes(plan: LivePlan, routes: list[LiveRoute], point: int, k: int 
     between ``point`` and their stops fetched in one provider call."""
     here = plan.geo.points[point]
     scale = math.cos(math.radians(here.lat)) ** 2
-
-    def gap(r: LiveRoute) -> float:
-        pts = [r.position, r.depot, *_points(plan, r, r.open_items)]
-        return min((plan.geo.points[p].lat - here.lat) ** 2 + (plan.geo.points[p].lng - here.lng) ** 2 * scale
-                   for p in pts)
-
     if len(routes) > k:
         idle = [r for r in routes if not r.open_items][:2]  # an empty van may be the only way
-        near = sorted((r for r in routes if r.open_items), key=lambda r: (gap(r), r.id))[:k] + idle
+        busy = [r for r in routes if r.open_items]
+        points: list[int] = []
+        starts: list[int] = []
+        for r in busy:
+            starts.append(len(points))
+            points += [r.position, r.depot, *_points(plan, r, r.open_items)]
+        lat, lng = plan.geo.coords()
+        at = np.array(points, dtype=np.int64)
+        square = (lat[at] - here.lat) ** 2 + (lng[at] - here.lng) ** 2 * scale
+        gaps = np.minimum.reduceat(square, starts).tolist() if busy else []
+        near = [busy[n] for n in sorted(range(len(busy)), key=lambda n: (gaps[n], busy[n].id))[:k]] + idle
     else:
         near = routes
     plan.geo.fetch(point, sorted({p for r in near for p in [r.position, r.depot, r.end_depot,
@@ -218,30 +238,24 @@ def remove_order(plan: LivePlan, order_id: str) -> str | None:
     return route.id
 
 
-def _score(t: Timeline) -> tuple[int, int, float]:
-    # rules other than lateness (a parcel not on board, capacity, shift...) come first: re-sequencing
-    # never trades a late stop for a stop the van cannot serve at all
-    late = sum(1 for v in t.visits if v.late_s > 0 and v.item != RELOAD)
-    return (len(t.issues) - late, len(t.issues), t.late_s * LATE_WEIGHT + t.cost)
-
-
-def resequence(plan: LivePlan, route: LiveRoute, max_evals: int = 300) -> bool:
+def resequence(plan: LivePlan, route: LiveRoute, max_evals: int = 300, current: Timeline | None = None) -> bool:
     """Improve the order of ``route``'s free stops, keeping the pinned stop first: first each late
     stop is tried at every earlier position, then single-stop relocations and segment reversals,
     first improvement, within ``max_evals`` timings. The key is (broken rules, lateness + cost).
-    Returns True when the sequence changed."""
+    ``current``: the route's timeline as it stands, when known. Returns True when the sequence changed."""
     fixed = [route.pinned] if route.pinned else []
     free = list(route.free)
-    best = evaluate(plan, route)
-    best_key, changed, evals = _score(best), False, 0
+    best = evaluate(plan, route) if current is None else current
+    best_key, changed, evals = score(best), False, 0
     n = len(free)
 
     def attempt(trial: list[str]) -> bool:
         nonlocal free, best, best_key, evals
         evals += 1
-        t = evaluate(plan, route, fixed + trial)
-        if _score(t) < best_key:
-            free, best, best_key = trial, t, _score(t)
+        # re-timed from the first moved stop; given up as soon as it cannot beat the best
+        t = evaluate(plan, route, fixed + trial, base=best, cutoff=Cutoff(score=best_key))
+        if t is not None and score(t) < best_key:
+            free, best, best_key = trial, t, score(t)
             return True
         return False
 
@@ -282,12 +296,13 @@ def repair(plan: LivePlan, route_ids: list[str], max_evals: int = 400, max_moves
         if not threatened or threatened <= route.known_issues:
             route.known_issues = threatened
             continue  # nothing new since the last repair: customers were told already
+        t = now
         if len(route.free) > 1 and budget > 0:
             share = min(budget, 120)
             budget -= share
-            if resequence(plan, route, share):
+            if resequence(plan, route, share, current=now):
                 changed.add(rid)
-        t = evaluate(plan, route)
+                t = evaluate(plan, route)
         for item in [v.item for v in t.visits if v.late_s > 0 and v.item in route.free]:
             if item in route.onboard or moves <= 0:
                 continue  # the parcel is on this van: only this van can deliver it today
@@ -299,10 +314,11 @@ def repair(plan: LivePlan, route_ids: list[str], max_evals: int = 400, max_moves
             if isinstance(moved, Insertion):
                 _drop_idle_reloads(route)
                 changed |= {rid, moved.route_id}
+                t = evaluate(plan, route)
             else:
                 route.free = saved
                 plan.unassigned.pop(item, None)
-        route.known_issues = {i or "" for i, _ in evaluate(plan, route).issues}
+        route.known_issues = {i or "" for i, _ in t.issues}
     return changed
 
 
