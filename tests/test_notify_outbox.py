@@ -63,11 +63,17 @@ def test_opt_out_and_channel_preferences_are_respected_and_logged(db_url: str) -
     assert ana["status_reason"] is None and ana["not_before"] == local(8)  # 08:00: quiet hours are over
 
 
-def test_no_customer_gets_three_running_late_messages_in_ten_minutes(db_url: str) -> None:
+def test_no_customer_gets_three_running_late_messages_in_ten_minutes(db_url: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from baton.domain.values import TimeWindow
     from baton.execute.events import StopEtaChanged
 
+    # the rate limit alone: no per-order cap, no episode rule; every ETA below breaks Dora's 08-10 window
+    monkeypatch.setattr("baton.notify.outbox.MAX_DELAY_MESSAGES", 10)
+    monkeypatch.setattr("baton.notify.outbox.DELAY_STEP", timedelta(0))
     bus, route_id = planned_day(db_url, NotifySettings(tracking_base_url="http://t", quiet_start="00:00",
-                                                       quiet_end="00:00", eta_threshold_s=600))
+                                                       quiet_end="00:00", eta_threshold_s=600),
+                                windows={"o-dora": TimeWindow(local(8), local(10))})
     start_day(bus, route_id)
     t = local(9)
     for k, minutes in enumerate([20, 40, 60, 80, 5]):  # the last one is below the 10 min threshold

@@ -129,3 +129,22 @@ def test_cli_table_has_sections_and_fleet_breakdown() -> None:
     for title in ("Orders", "Execution (ETAs, exceptions)", "Customers (WISMO)", "By fleet type",
                   "ETA error, published 60 min before arrival", "Exceptions auto-resolved"):
         assert title in res.stdout
+
+
+def test_delay_notices_told_before_the_window_and_false_alarms() -> None:
+    from baton.domain.values import CostRates
+    from baton.simulate.kpis import OrderOutcome, day_kpis
+    from factories import local, make_order
+
+    o = OrderOutcome
+    outcomes = [
+        o(make_order("late-told-early"), attempts=1, delivered_at=local(12, 30), told_at=local(7, 30)),
+        o(make_order("late-told-late"), attempts=1, delivered_at=local(12, 30), told_at=local(9)),
+        o(make_order("not-today-told"), told_at=local(7, 45)),
+        o(make_order("on-time-told"), attempts=1, delivered_at=local(10), told_at=local(7, 30)),  # false alarm
+        o(make_order("on-time"), attempts=1, delivered_at=local(11)),
+        o(make_order("absent"), attempts=1, failed=1, told_at=local(7, 30)),  # not delayed by the carrier
+    ]
+    kpis = day_kpis(outcomes, [], CostRates())
+    assert kpis["delayed"] == 3 and kpis["told_before_window_pct"] == round(100 * 2 / 3, 2)
+    assert kpis["false_alarms"] == 1

@@ -24,6 +24,7 @@ KPI_LABELS = {
     "late_minutes": "Late minutes", "km": "km driven", "cost": "Cost (BRL)",
     "cost_per_delivery": "Cost per delivery (BRL)", "failed_attempts": "Failed attempts (not home)",
     "told_before_window_pct": "Delayed customers told before window (%)", "delayed": "Delayed customers",
+    "false_alarms": "Told of a delay, delivered on time",
     "undelivered": "Not delivered today", "cancelled": "Cancelled", "new_orders": "New orders during the day",
     "vans_used": "Vans used",
     "eta_mae_departure_min": "ETA error, published at van departure (MAE, min)",
@@ -89,7 +90,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "Execution (ETAs, exceptions)": ("eta_mae_departure_min", "eta_mae_60min_min", "eta_stops",
                                      "exceptions_opened", "exceptions_auto_resolved",
                                      "exceptions_for_dispatcher", "late_risk_exceptions"),
-    "Customers (WISMO)": ("delayed", "told_before_window_pct", "wismo_delays_announced_pct",
+    "Customers (WISMO)": ("delayed", "told_before_window_pct", "false_alarms", "wismo_delays_announced_pct",
                           "messages_per_order", "messages_sent"),
     "Dispatch": ("unassigned_orders", "retendered", "outage_detected_min"),
 }

@@ -19,6 +19,7 @@ from baton.domain.fleet import Depot
 from baton.domain.order import Order
 from baton.domain.plan import Route, RouteStatus, Stop, StopKind
 from baton.live.model import RELOAD, Geo, LiveOrder, LivePlan, LiveRoute, Timeline, evaluate
+from baton.live.notices import DelayBook
 from baton.planning.mapping import (
     build_crews,
     demand_units,
@@ -40,8 +41,8 @@ class LiveBoard:
     """In-memory live state of the organisation's current plan (one process owns it).
 
     ``published[route_id]`` is the open part last written (order ids, :data:`RELOAD`,
-    :data:`BREAK`), ``done_count[route_id]`` how many stored stops are done, ``notified`` the
-    orders whose customer was told of a delay.
+    :data:`BREAK`), ``done_count[route_id]`` how many stored stops are done, ``delays`` the open
+    delay episodes (customers told of a delay, :mod:`baton.live.notices`).
     """
 
     travel: TravelTimeProvider
@@ -54,7 +55,7 @@ class LiveBoard:
     published: dict[str, list[str]] = field(default_factory=dict)
     done_count: dict[str, int] = field(default_factory=dict)
     route_meta: dict[str, Route] = field(default_factory=dict)
-    notified: set[str] = field(default_factory=set)
+    delays: DelayBook = field(default_factory=DelayBook)
     last_status: dict[str, str] = field(default_factory=dict)
     #: per route, the open items with the service start (clock s) last published, and the return time
     etas: dict[str, tuple[tuple[tuple[str, int], ...], int]] = field(default_factory=dict)

@@ -94,9 +94,23 @@ class VehicleBrokeDown(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class DelayNotified(Event):
-    """The customer was told their delivery will miss the promised window; ``eta`` ISO 8601."""
+    """The customer was told their delivery will miss the promised window (predicted from the live
+    plan's ETA and its uncertainty, :mod:`baton.live.notices`); ``eta`` ISO 8601, empty when the
+    order has no route today."""
 
     name: ClassVar[str] = "live.delay_notified"
+    aggregate: ClassVar[str] = "order"
+    order_id: str
+    eta: str
+    window_end: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DelayResolved(Event):
+    """The delay the customer was told of is over: the live plan serves the order inside its window
+    again; ``eta`` ISO 8601 (see :mod:`baton.live.notices`)."""
+
+    name: ClassVar[str] = "live.delay_resolved"
     aggregate: ClassVar[str] = "order"
     order_id: str
     eta: str
@@ -164,6 +178,6 @@ class WaveReleased(Event):
 
 
 for _cls in (BreakTaken, ReloadDone, OrderInserted, OrderLeftUnassigned, OrderReassigned, RouteReplanned,
-             TrafficReported, VehicleBrokeDown, DelayNotified, LivePlanImproved, WaveReleased):
+             TrafficReported, VehicleBrokeDown, DelayNotified, DelayResolved, LivePlanImproved, WaveReleased):
     EVENT_TYPES[_cls.name] = _cls
 

@@ -12,6 +12,7 @@ event                           message kind
 ``exception.opened``            ``late_risk`` when ``kind == "late_risk"`` with an order
 ``order.notification_requested``  ``late_risk`` when ``topic == "delay"``
 ``live.delay_notified``         ``late_risk``
+``live.delay_resolved``         ``eta_changed`` (the delay announced is over)
 ``stop.departed``               ``arriving_soon`` for the route's next open stop
 ``driver.customer_messaged``    ``driver_message`` (the driver's template and text)
 ==============================  =====================================================
@@ -97,6 +98,8 @@ def triggers(event: Event, settings: NotifySettings,
                         eta=_iso(p.get("eta")))]
     if name == "live.delay_notified":
         return [Trigger(Kind.LATE_RISK, p["order_id"], at, f"late:{at.isoformat()}", eta=_iso(p.get("eta")))]
+    if name == "live.delay_resolved":
+        return [Trigger(Kind.ETA_CHANGED, p["order_id"], at, f"resolved:{at.isoformat()}", eta=_iso(p.get("eta")))]
     if name == "stop.departed":
         nxt = next_order(p["route_id"], p["order_id"])
         if nxt is None:

@@ -31,6 +31,13 @@ RUNNING_LATE: frozenset[str] = frozenset({Kind.ETA_CHANGED, Kind.LATE_RISK})
 #: At most this many "running late" messages per customer within :data:`RATE_WINDOW`.
 RATE_LIMIT = 2
 RATE_WINDOW = timedelta(minutes=10)
+#: At most this many "running late" and ETA-update messages per order (delay notices, new ETAs
+#: that break the promised window, "back on time"): the promised window, "out for delivery" and
+#: "arriving soon" already tell the customer when to expect the van; the tracking page shows the rest.
+MAX_DELAY_MESSAGES = 2
+#: One "running late" message per delay episode: another only when the announced arrival moved at
+#: least this much from the last one the customer got.
+DELAY_STEP = timedelta(minutes=30)
 
 CUSTOMER_CHANNELS: tuple[str, ...] = ("email", "sms", "whatsapp")
 LANGUAGES: tuple[str, ...] = ("en", "pt-BR")

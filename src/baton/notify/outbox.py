@@ -21,7 +21,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from baton.adapters import orm_notify as tn
 from baton.adapters.orm import utcnow
@@ -32,6 +32,8 @@ from baton.domain.plan import Route
 from baton.notify import store
 from baton.notify.engine import Trigger, eta_window, triggers
 from baton.notify.model import (
+    DELAY_STEP,
+    MAX_DELAY_MESSAGES,
     RATE_LIMIT,
     RATE_WINDOW,
     RUNNING_LATE,
@@ -49,7 +51,7 @@ from baton.service_layer.unit_of_work import BEFORE_COMMIT_HOOKS, SqlAlchemyUnit
 log = logging.getLogger(__name__)
 RELEVANT_EVENTS = frozenset({
     "order.status_changed", "eta.changed", "exception.opened", "order.notification_requested",
-    "live.delay_notified", "stop.departed", "driver.customer_messaged",
+    "live.delay_notified", "live.delay_resolved", "stop.departed", "driver.customer_messaged",
 })
 #: Kinds not worth sending once the order is delivered or cancelled (e.g. deferred by quiet hours).
 PERISHABLE = frozenset({Kind.OUT_FOR_DELIVERY, Kind.ETA_CHANGED, Kind.LATE_RISK, Kind.ARRIVING_SOON,
@@ -215,6 +217,45 @@ class OutboxWriter:
                 m.c.parent_id.is_(None), m.c.status != "suppressed",
                 m.c.event_at > at - RATE_WINDOW, m.c.event_at <= at)).scalar_one())
 
+    def _told(self, order_id: str) -> list[str]:
+        """Dedupe keys of the "running late" customer messages written for ``order_id`` (not suppressed)."""
+        m = tn.messages
+        return list(self.session.execute(select(m.c.dedupe_key).where(
+            m.c.org_id == self.uow.org_id, m.c.order_id == order_id, m.c.kind.in_(sorted(RUNNING_LATE)),
+            m.c.parent_id.is_(None), m.c.channel != "webhook", m.c.status != "suppressed")).scalars())
+
+    def _not_news(self, trig: Trigger, order: Order, eta_from: datetime) -> str | None:
+        """Why a "running late" / ETA-update message would tell the customer nothing new, or ``None``:
+
+        * ``eta_update_cap``: the order already had :data:`MAX_DELAY_MESSAGES` of them;
+        * ``no_delay_told``: a delay is over (``live.delay_resolved``) but the customer was never told of it;
+        * ``inside_window``: a new ETA still inside the promised window (or before it: the van waits);
+          the tracking page shows it, the customer is not bothered;
+        * ``same_delay``: a message already announced an arrival less than :data:`DELAY_STEP` away
+          (same delay episode, whatever the source: live re-planning or the exception monitor).
+        """
+        told = self._told(order.id)
+        if len(told) >= MAX_DELAY_MESSAGES:
+            return "eta_update_cap"
+        if trig.ref.startswith("resolved:"):
+            return None if told else "no_delay_told"
+        if trig.kind == Kind.ETA_CHANGED and trig.eta is not None and not _misses(order, trig.eta):
+            return "inside_window"
+        for key in told:
+            announced = _announced(key)
+            if announced is None or abs(eta_from - announced) < DELAY_STEP:
+                return "same_delay"
+        return None
+
+    def _supersede(self, order_id: str, kind: Kind) -> None:
+        """A newer status message makes the customer messages of ``kind`` still held back by quiet
+        hours pointless (they would arrive together)."""
+        m = tn.messages
+        self.session.execute(update(m).where(
+            m.c.org_id == self.uow.org_id, m.c.order_id == order_id, m.c.kind == kind.value,
+            m.c.status == "pending", m.c.status_reason == "quiet_hours", m.c.channel != "webhook",
+        ).values(status="skipped", status_reason="superseded"))
+
     def _write_one(self, trig: Trigger, order: Order, pref: Any) -> None:
         aud = audience(order.customer, self.settings, pref)
         ctx = self._context(trig, order, aud.language, aud.timezone)
@@ -242,6 +283,12 @@ class OutboxWriter:
             status, why = "suppressed", "no_contact"
         elif trig.kind in RUNNING_LATE and self._recent_late(aud.customer_key, trig.at) >= RATE_LIMIT:
             status, why = "suppressed", "rate_limited"
+        elif trig.kind in RUNNING_LATE:
+            stale = self._not_news(trig, order, datetime.fromisoformat(ctx["eta_from_iso"]))
+            if stale is not None:
+                status, why = "suppressed", stale
+        if trig.kind == Kind.OUT_FOR_DELIVERY:
+            self._supersede(order.id, Kind.ORDER_PLANNED)
         first = aud.deliveries[0] if aud.deliveries else None
         channel = first.channel if first else "none"
         rendered = self.renderer.render(trig.kind, aud.language, channel, ctx)
@@ -269,3 +316,20 @@ class OutboxWriter:
             body=body, html=html, fallbacks=fallbacks, parent_id=None, status=status, status_reason=why,
             event_at=trig.at, not_before=not_before, created_at=utcnow(), attempts=0))
         self.written.append(mid)
+
+
+def _announced(key: str) -> datetime | None:
+    """The announced window start in a "running late" dedupe key (``…|late:FROM/TO|customer``)."""
+    try:
+        return datetime.fromisoformat(key.split("|late:", 1)[1].split("/", 1)[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def _misses(order: Order, eta: datetime) -> bool:
+    """Whether a van arriving at ``eta`` breaks the promise: after a window opened and inside none
+    (an order without windows has no promise to break: every ETA change is news)."""
+    windows = order.time_windows
+    if not windows:
+        return True
+    return not any(w.contains(eta) for w in windows) and any(w.start <= eta for w in windows)

@@ -31,10 +31,20 @@ from baton.adapters import orm_notify as tn
 from baton.adapters.channels.base import Channel, ChannelError, OutgoingMessage, TransientChannelError
 from baton.adapters.orm import utcnow
 from baton.notify import store
+from baton.notify.model import Kind
 from baton.notify.outbox import PERISHABLE
 
 log = logging.getLogger(__name__)
 M = tn.messages
+
+
+_DONE = ("delivered", "cancelled")
+#: Per message kind, the order statuses that make it pointless to send (skipped as ``superseded``):
+#: perishable kinds once the order is delivered or cancelled.
+_STALE_WHEN: dict[str, tuple[str, ...]] = {k.value: _DONE for k in PERISHABLE}
+#: An "order planned" message held back by quiet hours is pointless once the order's route is
+#: dispatched: "out for delivery" follows when the van leaves.
+_DEFERRED_PLANNED_STALE = (*_DONE, "dispatched", "out_for_delivery", "arrived", "failed_attempt")
 
 
 @dataclass(frozen=True)
@@ -113,11 +123,14 @@ class Sender:
         return stats
 
     def _perished(self, session: Session, row: dict[str, Any]) -> bool:
-        if row["kind"] not in PERISHABLE:
+        stale = _STALE_WHEN.get(row["kind"])
+        if row["kind"] == Kind.ORDER_PLANNED.value and row.get("status_reason") == "quiet_hours":
+            stale = _DEFERRED_PLANNED_STALE
+        if stale is None:
             return False
         status = session.execute(select(orm.orders.c.status).where(
             orm.orders.c.org_id == row["org_id"], orm.orders.c.id == row["order_id"])).scalar()
-        return status in ("delivered", "cancelled")
+        return status in stale
 
     def _process(self, row: dict[str, Any], token: str, now: datetime, stats: SendStats) -> None:
         mine = and_(M.c.id == row["id"], M.c.claim_token == token)

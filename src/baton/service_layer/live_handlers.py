@@ -33,6 +33,7 @@ from baton.live.board import LiveBoard
 from baton.live.events import (
     BreakTaken,
     DelayNotified,
+    DelayResolved,
     OrderInserted,
     OrderLeftUnassigned,
     OrderReassigned,
@@ -42,6 +43,7 @@ from baton.live.events import (
     VehicleBrokeDown,
 )
 from baton.live.model import RELOAD, LivePlan, Slowdown, evaluate, touches
+from baton.live.notices import Notice
 from baton.live.ops import Insertion, breakdown, insert_order, remove_order, repair, second_attempt
 from baton.service_layer import commands
 from baton.service_layer.handlers import Dependencies
@@ -72,8 +74,9 @@ TRAFFIC_REPAIR_EVALS = 160
 def publish(uow: AbstractUnitOfWork, board: LiveBoard, route_ids: Iterable[str], cause: str, at: datetime,
             material_s: int = 0, always: Iterable[str] = ()) -> list[str]:
     """Write each route (done prefix + open stops with ETAs) and a ``live.route_replanned`` event
-    (all routes in one batch, :meth:`PlanRepository.save_routes`); in ``baton`` mode also tell each
-    customer whose ETA now misses the window (once). With ``material_s`` > 0, a route whose stop
+    (all routes in one batch, :meth:`PlanRepository.save_routes`); in ``baton`` mode also tell the
+    customers whose predicted ETA (with its uncertainty) now misses the window, once per delay
+    episode, and those whose delay is over (:mod:`baton.live.notices`). With ``material_s`` > 0, a route whose stop
     sequence is unchanged and no ETA moved by ``material_s`` seconds or more since it was last
     published is not rewritten (except those in ``always``). Returns the route ids written."""
     plan = board.plan
@@ -84,9 +87,8 @@ def publish(uow: AbstractUnitOfWork, board: LiveBoard, route_ids: Iterable[str],
         route = plan.routes[rid]
         timeline = evaluate(plan, route)
         if board.mode == "baton":
-            for v in timeline.visits:
-                if v.late_s > 0 and v.item not in board.notified:
-                    _notify(uow, board, v.item, v.start_s, at)
+            for notice in board.delays.review(plan, timeline, board.clock(at)):
+                _tell(uow, plan, notice, at)
         if material_s > 0 and rid not in forced and not board.moved(rid, timeline, material_s):
             continue
         # only the done prefix is read back, and only when there is one
@@ -104,17 +106,21 @@ def publish(uow: AbstractUnitOfWork, board: LiveBoard, route_ids: Iterable[str],
     return [r.id for r in written]
 
 
-def _notify(uow: AbstractUnitOfWork, board: LiveBoard, order_id: str, eta_s: int | None, at: datetime) -> None:
-    plan = board.plan
-    assert plan is not None
+def _notify(uow: AbstractUnitOfWork, board: LiveBoard, order_id: str, at: datetime) -> None:
+    """Tell the customer of ``order_id``, left without a route today, unless they already know."""
+    assert board.plan is not None
+    notice = board.delays.unserved(board.plan, order_id)
+    if notice is not None:
+        _tell(uow, board.plan, notice, at)
+
+
+def _tell(uow: AbstractUnitOfWork, plan: LivePlan, notice: Notice, at: datetime) -> None:
     from baton.planning.mapping import from_clock
 
-    windows = plan.orders[order_id].windows
-    end = max((late for _, late in windows), default=0)
-    eta = from_clock(eta_s, plan.day_start).isoformat() if eta_s is not None else ""
-    uow.record(DelayNotified(occurred_at=at, order_id=order_id, eta=eta,
-                             window_end=from_clock(end, plan.day_start).isoformat()))
-    board.notified.add(order_id)
+    eta = from_clock(notice.eta_s, plan.day_start).isoformat() if notice.eta_s is not None else ""
+    end = from_clock(notice.window_end_s, plan.day_start).isoformat()
+    kind = DelayResolved if notice.kind == "resolved" else DelayNotified
+    uow.record(kind(occurred_at=at, order_id=notice.order_id, eta=eta, window_end=end))
 
 
 def _membership(plan: LivePlan, route_ids: Iterable[str]) -> dict[str, str]:
@@ -178,6 +184,9 @@ def start_live(cmd: commands.StartLive, uow: AbstractUnitOfWork, deps: Dependenc
                 if isinstance(result, Insertion):
                     _place(uow, board, by_id[oid], result.route_id, cmd.at, cmd.actor, "built by insertion")
         publish(uow, board, plan.routes, "start", cmd.at)
+        if board.mode == "baton":  # the morning plan could not serve them: tell them now
+            for oid in sorted(plan.unassigned):
+                _notify(uow, board, oid, cmd.at)
         uow.commit()
     return len(plan.routes)
 
@@ -214,7 +223,7 @@ def add_live_order(cmd: commands.AddLiveOrder, uow: AbstractUnitOfWork, deps: De
             publish(uow, board, [result.route_id], "order.added", cmd.at)
         else:
             uow.record(OrderLeftUnassigned(occurred_at=cmd.at, actor=cmd.actor, order_id=order.id, reason=result))
-            _notify(uow, board, order.id, None, cmd.at)
+            _notify(uow, board, order.id, cmd.at)
         uow.commit()
     return result
 
@@ -276,7 +285,7 @@ def report_traffic(cmd: commands.ReportTraffic, uow: AbstractUnitOfWork, deps: D
             slowdown = Slowdown(cmd.factor, board.clock(cmd.start), board.clock(cmd.end),
                                 LatLng(*cmd.center) if cmd.center else None, cmd.radius_m, cmd.vehicle_id)
             # only the routes with a leg in the slowdown's area and span can change
-            hit = [rid for rid, r in plan.routes.items() if touches(plan, r, slowdown, evaluate(plan, r))]
+            hit = [rid for rid, r in plan.routes.items() if touches(plan, r, slowdown)]
             plan.slowdowns.append(slowdown)
             where = _membership(plan, hit)
             moved = repair(plan, hit, max_evals=TRAFFIC_REPAIR_EVALS) if board.mode == "baton" else set()
@@ -324,7 +333,7 @@ def report_breakdown(cmd: commands.ReportBreakdown, uow: AbstractUnitOfWork,
                 for o in left:
                     uow.record(OrderLeftUnassigned(occurred_at=cmd.at, actor=cmd.actor, order_id=o,
                                                    reason=plan.unassigned.get(o, "no feasible route")))
-                    _notify(uow, board, o, None, cmd.at)
+                    _notify(uow, board, o, cmd.at)
             publish(uow, board, changed, "breakdown", cmd.at)
         uow.record(VehicleBrokeDown(occurred_at=cmd.at, actor=cmd.actor, route_id=route.id,
                                     vehicle_id=route.vehicle_id, moved=moved, unassigned=left,
@@ -397,6 +406,7 @@ def _react(bus: MessageBus, board: LiveBoard, event: Event) -> None:
     if isinstance(event, OrderStatusChanged):
         board.last_status[event.order_id] = event.to_status
         if event.to_status == S.CANCELLED.value:
+            board.delays.forget(event.order_id)
             with uow:
                 rid = remove_order(plan, event.order_id)
                 if rid:
@@ -452,7 +462,7 @@ def _react(bus: MessageBus, board: LiveBoard, event: Event) -> None:
                     _place(uow, board, order, result.route_id, event.occurred_at, "system:baton", "order modified")
                 publish(uow, board, changed, "order.updated", event.occurred_at)
                 if isinstance(result, str):
-                    _notify(uow, board, order.id, None, event.occurred_at)
+                    _notify(uow, board, order.id, event.occurred_at)
             uow.commit()
 
 

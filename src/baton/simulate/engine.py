@@ -58,6 +58,9 @@ from baton.simulate.scenario import Scenario
 POLICIES = ("static", "manual", "baton")
 S = OrderStatus
 IDLE_POLL_S = 900
+#: ``baton``: how many vans back at the depot with no work wait there for new work (the first to come
+#: back); the others end their day (each waiting hour costs the per-hour rate).
+STANDBY_VANS = 2
 FAILED_DWELL_S = 120
 
 
@@ -134,6 +137,7 @@ class DaySimulation:
         self.heap: list[tuple[int, int, str, Any]] = []
         self._seq = 0
         self.vans: dict[str, _Van] = {}
+        self.standby: set[str] = set()  # route ids of the vans waiting at the depot for work (baton)
         self.outcomes: dict[str, OrderOutcome] = {o: OrderOutcome(self.orders[o]) for o in self.orders}
         self.incidents: list[tuple[int, int, float, LatLng | None, float]] = []
         self.handled = 0
@@ -235,7 +239,9 @@ class DaySimulation:
             break_down(self, van, t)
             return
         route, k = self._next_stop(van)
-        if k is None:
+        if k is not None:
+            self.standby.discard(van.route_id)
+        else:
             if van.point != self.depot_pt:
                 metres, secs = self._leg(van, self.depot_pt, t)
                 van.km += metres / 1000
@@ -243,9 +249,12 @@ class DaySimulation:
                 van.leg = (van.point, self.depot_pt, t, t + secs)
                 van.point = self.depot_pt
                 self.push(t + secs, "decide", van.route_id)
-            elif self.cfg.policy == "baton" and t < van.shift_end_s - 3600:
+            elif (self.cfg.policy == "baton" and t < van.shift_end_s - 3600
+                  and (van.route_id in self.standby or len(self.standby) < STANDBY_VANS)):
+                self.standby.add(van.route_id)
                 self.push(t + IDLE_POLL_S, "decide", van.route_id)
             else:
+                self.standby.discard(van.route_id)
                 self._complete(van, t)
             return
         stop = route.stops[k]

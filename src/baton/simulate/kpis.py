@@ -10,7 +10,9 @@
 * ``told_before_window_pct``: of the *delayed* customers (delivered late, or not delivered today,
   leaving out those who were not at home),
   the % Baton told of the delay (``live.delay_notified``) before their first window started
-  (100 when nobody was delayed).
+  (100 when nobody was delayed);
+* ``false_alarms``: customers told of a delay (``live.delay_notified``, at any time) who were in fact
+  delivered on time.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def day_kpis(outcomes: list[OrderOutcome], vans: list[VanOutcome], costs: CostRa
         "failed_attempts": sum(o.failed for o in outcomes),
         "told_before_window_pct": round(100.0 * len(told) / len(delayed), 2) if delayed else 100.0,
         "delayed": len(delayed),
+        "false_alarms": sum(1 for o in delivered if o.told_at is not None and is_on_time(o.order, o.delivered_at)),
         "undelivered": len(live) - len(delivered),
         "cancelled": sum(1 for o in outcomes if o.cancelled),
         "new_orders": sum(1 for o in outcomes if o.placed_s is not None),
