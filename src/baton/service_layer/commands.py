@@ -6,6 +6,7 @@ serve the CLI, the day simulator and (later) the HTTP API and driver app.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -179,10 +180,14 @@ class RecordStopDeparture(Command):
 class PublishEtas(Command):
     """Store the current ETAs of each ``(route_id, vehicle_id, pace, [StopEta, ...])``; a stop whose ETA
     moved at least ``threshold_s`` from the last announced one (at first: the planned arrival) raises
-    ``eta.changed``. Returns the order ids whose ETA changed."""
+    ``eta.changed``. Returns the order ids whose ETA changed.
+
+    ``announced``: the caller's copy of the last announced ETA per ``(route_id, order_id)`` (a stop missing
+    from it was never announced: its planned arrival counts); ``None``: read them from storage."""
 
     updates: list[tuple[str, str, float, list[object]]]
     threshold_s: int = 120
+    announced: Mapping[tuple[str, str], datetime] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
