@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from baton.adapters.repository.positions import PositionRepository
 from baton.domain.errors import NotFound
 from baton.domain.events import Event, OrderStatusChanged, RouteCompleted, RouteStarted, StopArrived, StopDeparted
 from baton.domain.plan import RouteStatus
@@ -73,6 +74,9 @@ class ExecutionService:
         self._no_route: dict[str, float] = {}
         self._dirty: dict[str, float] = {}
         self._computed: dict[str, tuple[datetime, float, float, int, bool, str]] = {}
+        # vehicle id -> its stored latest position when tracking began (None: none), the teleport reference
+        # until its first ping here (saves a read per batch for a fleet that has not pinged yet)
+        self._stored_fix: dict[str, tuple[datetime, float, float, float | None] | None] = {}
         self._stale: set[str] = set()  # tracked routes re-planned since (reloaded before the next pass)
         # route id -> order id -> the ETA last announced to its customer (mirrors stop_etas.announced_eta)
         self._announced: dict[str, dict[str, datetime]] = {}
@@ -95,6 +99,7 @@ class ExecutionService:
             learned = records.learned_service_s(self.settings.eta.zone_min_samples)
             state = load_vehicle_state(self.uow, route_id, self.settings.geofence, learned)
             self._remember_announced(route_id, records.announced_etas([route_id]))
+            self._remember_fixes([state.vehicle_id])
         old = self.vehicles.get(state.vehicle_id)
         if old is not None and old.route.id == route_id:  # reloaded (e.g. re-planned): keep what was observed
             state.pace, state.last_fix, state.anchor = old.pace, old.last_fix, old.anchor
@@ -121,11 +126,17 @@ class ExecutionService:
                 self._announced.pop(state.route.id, None)
             for (route_id, order_id), at in records.announced_etas([s.route.id for s in states]).items():
                 self._announced.setdefault(route_id, {})[order_id] = at
+            self._remember_fixes([s.vehicle_id for s in states])
         for state in states:
             self.vehicles[state.vehicle_id] = state
             self._by_route[state.route.id] = state.vehicle_id
             self._no_route.pop(state.vehicle_id, None)
         return len(states)
+
+    def _remember_fixes(self, vehicle_ids: list[str]) -> None:
+        """Inside an open unit of work: note the stored latest position (or none) of ``vehicle_ids``."""
+        stored = PositionRepository(self._session(), self.uow.org_id).latest_fixes(vehicle_ids)
+        self._stored_fix.update({v: stored.get(v) for v in vehicle_ids})
 
     def _remember_announced(self, route_id: str, stored: Mapping[tuple[str, str], datetime]) -> None:
         self._announced[route_id] = {order_id: at for (_, order_id), at in stored.items()}
@@ -158,12 +169,16 @@ class ExecutionService:
         now = now or datetime.now(UTC)
         received = received_mono if received_mono is not None else time.monotonic()
         self._reload_stale()
-        known: dict[str, tuple[datetime, float, float, float | None]] = {}  # teleport references in memory
+        known: dict[str, tuple[datetime, float, float, float | None] | None] = {}  # teleport references
         for raw in pings:
             vehicle_id = raw.get("vehicle_id") if isinstance(raw, dict) else None
             state = self.vehicles.get(vehicle_id) if isinstance(vehicle_id, str) else None
-            if state is not None and (fix := state.last_fix) is not None:
+            if state is None:
+                continue
+            if (fix := state.last_fix) is not None:
                 known[state.vehicle_id] = (fix[0], fix[1], fix[2], None)
+            elif state.vehicle_id in self._stored_fix:
+                known[state.vehicle_id] = self._stored_fix[state.vehicle_id]
         result: IngestResult = self.bus.handle(commands.RecordPositions(
             at=now, pings=list(pings), settings=self.settings.pings, actor="system:ingest", known_fixes=known))
         by_vehicle: dict[str, list[Ping]] = {}
@@ -297,8 +312,6 @@ class ExecutionService:
         """Delete pings older than the retention setting; returns how many."""
         from datetime import timedelta
 
-        from baton.adapters.repository.positions import PositionRepository
-
         cut = (now or datetime.now(UTC)) - timedelta(seconds=self.settings.retention_s)
         with self.uow:
             assert self.uow.session is not None
@@ -404,8 +417,16 @@ class ExecutionService:
         """Events of other areas, matched by name (no import): a route re-planned live (its stops are
         reloaded before the next ingest or ETA pass), a breakdown reported to live re-planning."""
         if event.name == "live.route_replanned":
-            route_id = str(event.payload()["route_id"])
-            if self._vehicle_for_route(route_id) is not None:
+            payload = event.payload()
+            route_id = str(payload["route_id"])
+            state = self._vehicle_for_route(route_id)
+            # a re-timing alone (same stops, same order) keeps the plan the customers were given as the
+            # baseline of "behind plan"; a changed sequence or membership is reloaded
+            if state is None:
+                return
+            seen = state.tracker.visited
+            replanned = [str(o) for o in payload.get("order_ids", []) if o not in seen]
+            if replanned != [p.order_id for p in state.stops if p.order_id is not None and p.order_id not in seen]:
                 self._stale.add(route_id)
             return
         if event.name != "live.vehicle_broke_down":

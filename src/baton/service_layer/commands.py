@@ -146,8 +146,9 @@ class RecordPositions(Command):
 
     pings: list[object]
     settings: object | None = None
-    #: vehicle id → (ts, lat, lng, accuracy_m) the caller already knows (teleport reference; saves a read)
-    known_fixes: dict[str, tuple[datetime, float, float, float | None]] = field(default_factory=dict)
+    #: vehicle id → (ts, lat, lng, accuracy_m) the caller already knows (teleport reference; saves a read),
+    #: or ``None`` when the caller knows the vehicle has no stored position yet
+    known_fixes: dict[str, tuple[datetime, float, float, float | None] | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

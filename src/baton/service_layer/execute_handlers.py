@@ -58,7 +58,7 @@ def record_positions(cmd: commands.RecordPositions, uow: AbstractUnitOfWork, dep
         known = cmd.known_fixes
         vehicle_ids = {str(p.get("vehicle_id")) for p in cmd.pings if isinstance(p, dict) and p.get("vehicle_id")}
         missing = [v for v in vehicle_ids if v not in known]
-        latest = dict(known)
+        latest = {v: fix for v, fix in known.items() if fix is not None}
         if missing:
             latest.update(repo.latest_fixes(missing))
         checked = validate_batch(cmd.pings, cmd.at, latest, settings)
