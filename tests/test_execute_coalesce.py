@@ -1,9 +1,9 @@
 """ETA recomputation threshold: a van with new pings is recomputed only when it moved at least
-``recompute_min_move_m`` or its last computation is ``recompute_max_age_s`` old; ``tick`` always recomputes."""
+``recompute_min_change_s`` or its last computation is ``recompute_max_age_s`` old; ``tick`` always recomputes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from baton.adapters.travel.greatcircle import GreatCircleProvider
 from baton.execute.service import ExecutionService
@@ -45,10 +45,34 @@ def test_a_zero_threshold_recomputes_every_van_with_pings(db_url: str) -> None:
 
     bus = bootstrap(db_url, travel=GreatCircleProvider())
     setup_day(bus)
-    service = ExecutionService(bus, ExecutionSettings(eta=replace(EtaSettings(), recompute_min_move_m=0)))
+    service = ExecutionService(bus, ExecutionSettings(eta=replace(EtaSettings(), recompute_min_change_s=0)))
     bus.handle(commands.StartRoute(at=T0, route_id="R1"))
     for s in (60, 61, 62):
         at = T0 + timedelta(seconds=s)
         service.ingest([{"vehicle_id": "V1", "lat": DEPOT[0] - 0.005, "lng": DEPOT[1], "ts": at.isoformat()}], now=at)
         service.refresh(at)
     assert (len(service.lag_ms), service.skipped) == (3, 0)
+
+
+def test_a_restarted_service_knows_what_was_announced_and_does_not_announce_it_again(db_url: str) -> None:
+    """Announced ETAs live in memory for speed; a new service (restart) reads them back from storage."""
+    from baton.execute.events import StopEtaChanged
+
+    bus = bootstrap(db_url, travel=GreatCircleProvider())
+    setup_day(bus)
+    bus.handle(commands.StartRoute(at=T0, route_id="R1"))
+    late = T0 + timedelta(minutes=20)  # standing at the depot for 20 min: every ETA moves by ~20 min
+
+    def changed(service: ExecutionService, at: datetime) -> set[str]:
+        service.ingest([{"vehicle_id": "V1", "lat": DEPOT[0], "lng": DEPOT[1], "accuracy_m": 5,
+                         "ts": at.isoformat()}], now=at)
+        service.tick(at)
+        return {e.order_id for e in bus.uow.all_events() if isinstance(e, StopEtaChanged) and e.occurred_at == at}
+
+    first = ExecutionService(bus)
+    first.track_route("R1")
+    assert changed(first, late) == {"o-1", "o-2", "o-3", "o-4"}
+    again = ExecutionService(bus)  # same database, fresh memory
+    again.track_route("R1")
+    assert changed(again, late + timedelta(seconds=30)) == set()  # 30 s more: below the 120 s threshold
+    assert changed(again, late + timedelta(minutes=5)) == {"o-1", "o-2", "o-3", "o-4"}

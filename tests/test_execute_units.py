@@ -71,7 +71,8 @@ def test_pace_is_smoothed_and_clamped() -> None:
 
 
 def test_detection_rules() -> None:
-    etas = [StopEta("a", at(2000), at(1000), at(3600), 1000), StopEta("b", at(3000), at(2900), at(2950), 100)]
+    etas = [StopEta("a", at(2000), at(1000), at(3600), 1000, False),
+            StopEta("b", at(3000), at(2900), at(2950), 100, True)]
     snap = VehicleSnapshot("R1", "V1", True, at(0), None, 0, at(0))
     kinds = {f.kind: f for f in detect(snap, etas, at(700), MonitorSettings())}
     assert kinds["late_risk"].details["orders"] == ["a", "b"] and kinds["late_risk"].details["after_window"] == ["b"]

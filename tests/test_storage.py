@@ -180,6 +180,20 @@ def test_state_change_and_its_events_are_committed_together(uow: SqlAlchemyUnitO
         assert (stored.status, stored.route_id, stored.version) == (S.PLANNED, "r-1", 1)
 
 
+def test_a_large_batch_of_events_is_stored_whole_and_in_order(uow: SqlAlchemyUnitOfWork) -> None:
+    """Enough events for the bulk path (``COPY`` on PostgreSQL) come back exactly as recorded."""
+    from baton.adapters.repository.events import COPY_MIN
+
+    events = [PlanCreated(occurred_at=local(7) + timedelta(seconds=k), actor="system:test", plan_id=f"p-{k}",
+                          routes=k, assigned=2 * k, unassigned=k % 3) for k in range(COPY_MIN + 8)]
+    with uow:
+        uow.record(*events)
+        uow.commit()
+    assert list(uow.collect_new_events()) == events
+    assert uow.all_events() == events
+    assert uow.events_for("p-33") == [events[33]]
+
+
 def test_leaving_without_commit_keeps_neither_state_nor_event(uow: SqlAlchemyUnitOfWork) -> None:
     with uow:
         uow.orders.add(make_order("o-1", created_at=local(6)))

@@ -32,6 +32,7 @@ from baton.domain import Address, Customer, Depot, LatLng, Order, Size, TimeWind
 from baton.domain.plan import Plan, Route, RouteStatus, Stop, StopKind
 
 STOPS = 6
+LEG_S = 420  # planned seconds between two stops
 CENTRE = (-15.79, -47.88)
 
 
@@ -63,8 +64,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def seed(bus: Any, vehicles: int, now: datetime) -> list[str]:
-    """Store ``vehicles`` vans with in-progress routes of :data:`STOPS` stops each; returns the route ids."""
+def seed(bus: Any, vehicles: int, now: datetime, speed_mps: float = 8.0) -> list[str]:
+    """Store ``vehicles`` vans with in-progress routes of :data:`STOPS` stops each; returns the route ids.
+
+    Stops are :data:`LEG_S` seconds apart at ``speed_mps`` (m/s) in a straight line north or south of the
+    depot, so the plan's legs match how fast the load generator drives the vans."""
+    spacing = LEG_S * speed_mps / 111_195.0  # degrees of latitude between two stops
     tz = ZoneInfo("America/Sao_Paulo")
     start = now.astimezone(tz) - timedelta(minutes=5)
     depot = Depot(id="BENCH-D", name="Bench depot", location=LatLng(*CENTRE), timezone="America/Sao_Paulo")
@@ -75,14 +80,15 @@ def seed(bus: Any, vehicles: int, now: datetime) -> list[str]:
     for i, van in enumerate(vans):
         stops, t = [], start
         for k in range(STOPS):
-            lat = CENTRE[0] + 0.004 * (k + 1) * (1 if i % 2 else -1)
+            lat = CENTRE[0] + spacing * (k + 1) * (1 if i % 2 else -1)
             lng = CENTRE[1] + 0.0001 * (i % 500)
             order = Order(id=f"BO{i:05d}-{k}", customer=Customer(f"C{i}-{k}"),
                           address=Address(f"Q{i}-{k}", LatLng(lat, lng)), time_windows=[window],
                           service_time_s=180, size=Size(1, 2.0, 10.0))
             orders.append(order)
-            t += timedelta(seconds=420)
-            stops.append(Stop(k + 1, StopKind.DELIVERY, order.id, t, t + timedelta(seconds=180), 450, 420))
+            t += timedelta(seconds=LEG_S)
+            stops.append(Stop(k + 1, StopKind.DELIVERY, order.id, t, t + timedelta(seconds=180),
+                              round(LEG_S * speed_mps), LEG_S))
             t += timedelta(seconds=180)
         routes.append(Route(id=f"BR{i:05d}", vehicle_id=van.id, driver_id=None, start_depot_id=depot.id,
                             end_depot_id=depot.id, start=start, end=t + timedelta(seconds=600), stops=stops,
@@ -202,7 +208,7 @@ def run_ingest_bench(store: str, vehicles: int, seconds: float, database_url: st
         bus = bootstrap(url, travel=GreatCircleProvider())
         now = datetime.now(UTC)
         progress("seeding", 0, vehicles)
-        route_ids = seed(bus, vehicles, now)
+        route_ids = seed(bus, vehicles, now, speed_mps)
         service = ExecutionService(bus)
         if service.track_plan("BENCH-P") != len(route_ids):
             raise RuntimeError("bench: not every seeded route is tracked")

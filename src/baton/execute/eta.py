@@ -35,10 +35,11 @@ class EtaSettings:
     this large emits ``eta.changed``; ``zone_min_samples``: visits needed before a zone's learned
     service time replaces the plan's; ``store_granularity_s``: an ETA is rewritten in storage only when it
     moved at least this much since last written (what a customer can see does not change below it);
-    ``recompute_min_move_m`` / ``recompute_max_age_s``: a van with new pings is recomputed only when it moved
-    at least this far (m) since its last computation, or that computation is at least this old (s), or it
-    arrived/departed/started since (0 m: always recompute). Below both, its ETAs would move by less than
-    about the storage granularity."""
+    ``recompute_min_change_s`` / ``recompute_max_age_s``: a van with new pings is recomputed only when the
+    distance it drove since its last computation moves its next ETA by at least ``recompute_min_change_s``
+    (estimated as metres driven × the current leg's planned seconds per metre × pace), or that computation is
+    at least ``recompute_max_age_s`` old, or it arrived/departed/started since (0 s: always recompute). Below
+    both, its ETAs stand within about a third of the storage granularity of a fresh computation."""
 
     alpha: float = 0.4
     min_pace: float = 0.5
@@ -46,7 +47,7 @@ class EtaSettings:
     change_threshold_s: int = 120
     zone_min_samples: int = 3
     store_granularity_s: int = 15
-    recompute_min_move_m: float = 10.0
+    recompute_min_change_s: float = 5.0
     recompute_max_age_s: float = 10.0
 
 
@@ -64,24 +65,23 @@ class PlannedStop:
     window_end: datetime | None = None
 
     @cached_property
-    def instants(self) -> tuple[float, float | None]:
-        """(planned arrival, window start) as POSIX seconds (cached: the ETA loop runs on floats)."""
-        return self.planned_arrival.timestamp(), self.window_start.timestamp() if self.window_start else None
+    def instants(self) -> tuple[float, float | None, float | None]:
+        """(planned arrival, window start, window end) as POSIX seconds (cached: the ETA loop runs on floats)."""
+        return (self.planned_arrival.timestamp(), self.window_start.timestamp() if self.window_start else None,
+                self.window_end.timestamp() if self.window_end else None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StopEta:
-    """``behind_s`` = ETA - planned arrival (positive: late against plan)."""
+    """``behind_s`` = ETA - planned arrival (positive: late against plan); ``after_window``: the ETA is after
+    the window closes."""
 
     order_id: str
     eta: datetime
     planned_arrival: datetime
     window_end: datetime | None
     behind_s: int
-
-    @property
-    def after_window(self) -> bool:
-        return self.window_end is not None and self.eta > self.window_end
+    after_window: bool
 
 
 @lru_cache(maxsize=1 << 16)
@@ -129,10 +129,11 @@ def compute_etas(
             left = distance_m(position[0], position[1], stop.lat, stop.lng)
             leg *= min(1.0, left / whole) if whole > 1.0 else 0.0
         t += leg * pace
-        planned, opens = stop.instants
+        planned, opens, closes = stop.instants
         if stop.order_id is not None:
             eta = datetime.fromtimestamp(t, tz)
-            out.append(StopEta(stop.order_id, eta, stop.planned_arrival, stop.window_end, int(t - planned)))
+            out.append(StopEta(stop.order_id, eta, stop.planned_arrival, stop.window_end, int(t - planned),
+                               closes is not None and t > closes))
         start_service = max(t, opens) if opens is not None else t
         service = service_for(stop) if service_for is not None else stop.service_s
         t = start_service + service

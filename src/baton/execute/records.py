@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from baton.adapters import orm
 from baton.adapters import orm_execute as ox
-from baton.adapters.repository.positions import _insert, _sqlite_ts, copy_binary
+from baton.adapters.repository._common import copy_binary
+from baton.adapters.repository.positions import _insert, _sqlite_ts
 from baton.execute.eta import StopEta
 
 
@@ -154,6 +155,17 @@ class ExecutionRecords:
                             rows)
         finally:
             cur.close()
+
+    def announced_etas(self, route_ids: Sequence[str]) -> dict[tuple[str, str], datetime]:
+        """(route id, order id) → the ETA last announced to the customer (``eta.changed``), for ``route_ids``."""
+        t = ox.stop_etas
+        out: dict[tuple[str, str], datetime] = {}
+        ids = list(route_ids)
+        for k in range(0, len(ids), 500):
+            stmt = select(t.c.route_id, t.c.order_id, t.c.announced_eta).where(
+                t.c.org_id == self.org_id, t.c.route_id.in_(ids[k:k + 500]), t.c.announced_eta.is_not(None))
+            out.update({(r, o): a for r, o, a in self.session.execute(stmt)})
+        return out
 
     def delete_eta(self, route_id: str, order_id: str) -> None:
         t = ox.stop_etas

@@ -25,10 +25,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from baton.adapters.repository.positions import PositionRepository
 from baton.domain.errors import NotFound
 from baton.domain.events import Event, OrderStatusChanged, RouteCompleted, RouteStarted, StopArrived, StopDeparted
 from baton.domain.plan import RouteStatus
-from baton.execute.eta import EtaSettings
+from baton.execute.eta import EtaSettings, StopEta
 from baton.execute.events import ExceptionResolved
 from baton.execute.exceptions import ExceptionManager
 from baton.execute.geofence import Arrival, GeofenceSettings
@@ -73,6 +74,12 @@ class ExecutionService:
         self._no_route: dict[str, float] = {}
         self._dirty: dict[str, float] = {}
         self._computed: dict[str, tuple[datetime, float, float, int, bool, str]] = {}
+        # vehicle id -> its stored latest position when tracking began (None: none), the teleport reference
+        # until its first ping here (saves a read per batch for a fleet that has not pinged yet)
+        self._stored_fix: dict[str, tuple[datetime, float, float, float | None] | None] = {}
+        self._stale: set[str] = set()  # tracked routes re-planned since (reloaded before the next pass)
+        # route id -> order id -> the ETA last announced to its customer (mirrors stop_etas.announced_eta)
+        self._announced: dict[str, dict[str, datetime]] = {}
         self.skipped = 0
         self.lag_ms: deque[float] = deque(maxlen=100_000)
         self.exceptions = ExceptionManager(bus, self.settings.playbooks, replanner or NoRepair(), self)
@@ -88,9 +95,11 @@ class ExecutionService:
     def track_route(self, route_id: str) -> VehicleState:
         """Start (or restart) watching ``route_id``. Raises NotFound for an unknown route."""
         with self.uow:
-            learned = ExecutionRecords(self._session(), self.uow.org_id).learned_service_s(
-                self.settings.eta.zone_min_samples)
+            records = ExecutionRecords(self._session(), self.uow.org_id)
+            learned = records.learned_service_s(self.settings.eta.zone_min_samples)
             state = load_vehicle_state(self.uow, route_id, self.settings.geofence, learned)
+            self._remember_announced(route_id, records.announced_etas([route_id]))
+            self._remember_fixes([state.vehicle_id])
         old = self.vehicles.get(state.vehicle_id)
         if old is not None and old.route.id == route_id:  # reloaded (e.g. re-planned): keep what was observed
             state.pace, state.last_fix, state.anchor = old.pace, old.last_fix, old.anchor
@@ -110,14 +119,27 @@ class ExecutionService:
     def track_plan(self, plan_id: str) -> int:
         """Watch every dispatched or in-progress route of ``plan_id`` (bulk load); returns how many."""
         with self.uow:
-            learned = ExecutionRecords(self._session(), self.uow.org_id).learned_service_s(
-                self.settings.eta.zone_min_samples)
+            records = ExecutionRecords(self._session(), self.uow.org_id)
+            learned = records.learned_service_s(self.settings.eta.zone_min_samples)
             states = load_plan_states(self.uow, plan_id, self.settings.geofence, learned)
+            for state in states:
+                self._announced.pop(state.route.id, None)
+            for (route_id, order_id), at in records.announced_etas([s.route.id for s in states]).items():
+                self._announced.setdefault(route_id, {})[order_id] = at
+            self._remember_fixes([s.vehicle_id for s in states])
         for state in states:
             self.vehicles[state.vehicle_id] = state
             self._by_route[state.route.id] = state.vehicle_id
             self._no_route.pop(state.vehicle_id, None)
         return len(states)
+
+    def _remember_fixes(self, vehicle_ids: list[str]) -> None:
+        """Inside an open unit of work: note the stored latest position (or none) of ``vehicle_ids``."""
+        stored = PositionRepository(self._session(), self.uow.org_id).latest_fixes(vehicle_ids)
+        self._stored_fix.update({v: stored.get(v) for v in vehicle_ids})
+
+    def _remember_announced(self, route_id: str, stored: Mapping[tuple[str, str], datetime]) -> None:
+        self._announced[route_id] = {order_id: at for (_, order_id), at in stored.items()}
 
     def _state(self, vehicle_id: str) -> VehicleState | None:
         state = self.vehicles.get(vehicle_id)
@@ -146,9 +168,17 @@ class ExecutionService:
         """
         now = now or datetime.now(UTC)
         received = received_mono if received_mono is not None else time.monotonic()
-        known: dict[str, tuple[datetime, float, float, float | None]] = {
-            v: (s.last_fix[0], s.last_fix[1], s.last_fix[2], None) for v, s in self.vehicles.items()
-            if s.last_fix is not None}
+        self._reload_stale()
+        known: dict[str, tuple[datetime, float, float, float | None] | None] = {}  # teleport references
+        for raw in pings:
+            vehicle_id = raw.get("vehicle_id") if isinstance(raw, dict) else None
+            state = self.vehicles.get(vehicle_id) if isinstance(vehicle_id, str) else None
+            if state is None:
+                continue
+            if (fix := state.last_fix) is not None:
+                known[state.vehicle_id] = (fix[0], fix[1], fix[2], None)
+            elif state.vehicle_id in self._stored_fix:
+                known[state.vehicle_id] = self._stored_fix[state.vehicle_id]
         result: IngestResult = self.bus.handle(commands.RecordPositions(
             at=now, pings=list(pings), settings=self.settings.pings, actor="system:ingest", known_fixes=known))
         by_vehicle: dict[str, list[Ping]] = {}
@@ -158,7 +188,7 @@ class ExecutionService:
             state = self._state(vehicle_id)
             if state is None:
                 continue
-            for p in sorted(vp, key=lambda x: x.ts):
+            for p in sorted(vp, key=lambda x: x.ts) if len(vp) > 1 else vp:
                 self._feed(state, p)
             self._dirty[vehicle_id] = min(self._dirty.get(vehicle_id, received), received)
         if refresh:
@@ -199,6 +229,7 @@ class ExecutionService:
         Returns the order ids whose ETA changed by at least the threshold.
         """
         now = now or datetime.now(UTC)
+        self._reload_stale()
         if vehicle_ids is None:
             chosen = dict(self._dirty)
             self._dirty.clear()
@@ -225,8 +256,11 @@ class ExecutionService:
                 updates.append((state.route.id, vehicle_id, state.pace, list[object](moved)))
         changed: list[str] = []
         if updates:
-            changed = self.bus.handle(commands.PublishEtas(at=now, updates=updates,
+            announced = {(route_id, order_id): at for route_id, _, _, _ in updates
+                         for order_id, at in self._announced.get(route_id, {}).items()}
+            changed = self.bus.handle(commands.PublishEtas(at=now, updates=updates, announced=announced,
                                                            threshold_s=self.settings.eta.change_threshold_s))
+            self._note_announced(updates, set(changed))
         done = time.monotonic()
         for vehicle_id, received in chosen.items():
             if vehicle_id in computed:
@@ -248,19 +282,27 @@ class ExecutionService:
             self.exceptions.apply(vehicle_id, detect(snapshot, etas, now, self.settings.monitor), now, etas)
         return changed
 
+    def _note_announced(self, updates: list[tuple[str, str, float, list[object]]], changed: set[str]) -> None:
+        for route_id, _, _, etas in updates:
+            mine = self._announced.setdefault(route_id, {})
+            for e in etas:
+                if isinstance(e, StopEta) and e.order_id in changed:
+                    mine[e.order_id] = e.eta
+
     def _unchanged(self, vehicle_id: str, state: VehicleState, now: datetime) -> bool:
-        """True when the van's last computation still stands: it moved less than ``recompute_min_move_m``
-        and that computation is younger than ``recompute_max_age_s``, with no stop event or status change."""
+        """True when the van's last computation still stands (see ``EtaSettings.recompute_min_change_s``):
+        computed less than ``recompute_max_age_s`` ago, no stop event or status change since, and the metres
+        driven since then move its next ETA by less than ``recompute_min_change_s``."""
         s = self.settings.eta
         last = self._computed.get(vehicle_id)
         fix = state.last_fix
-        if last is None or fix is None or s.recompute_min_move_m <= 0:
+        if last is None or fix is None or s.recompute_min_change_s <= 0:
             return False
         at, lat, lng, next_index, driving, status = last
         if (now - at).total_seconds() >= s.recompute_max_age_s or next_index != state.next_index \
                 or driving != (state.tracker.at_stop is None) or status != state.route.status.value:
             return False
-        return distance_m(lat, lng, fix[1], fix[2]) < s.recompute_min_move_m
+        return distance_m(lat, lng, fix[1], fix[2]) * state.seconds_per_metre() * state.pace < s.recompute_min_change_s
 
     def tick(self, now: datetime | None = None) -> list[str]:
         """Re-evaluate every tracked vehicle (time passing alone can make a stop late or a GPS silent)."""
@@ -269,8 +311,6 @@ class ExecutionService:
     def prune_trail(self, now: datetime | None = None) -> int:
         """Delete pings older than the retention setting; returns how many."""
         from datetime import timedelta
-
-        from baton.adapters.repository.positions import PositionRepository
 
         cut = (now or datetime.now(UTC)) - timedelta(seconds=self.settings.retention_s)
         with self.uow:
@@ -350,12 +390,45 @@ class ExecutionService:
         else:
             self._quiet_track(event.route_id)
 
+    def _reload_stale(self) -> None:
+        """Reload the routes re-planned since the last call (what was observed on them is kept)."""
+        while self._stale:
+            route_id = self._stale.pop()
+            state = self._vehicle_for_route(route_id)
+            if state is None or state.route.status == RouteStatus.COMPLETED:
+                continue
+            before = {p.order_id for p in state.stops if p.order_id is not None}
+            self._quiet_track(route_id)
+            reloaded = self._vehicle_for_route(route_id)
+            gone = before - {p.order_id for p in reloaded.stops if p.order_id is not None} if reloaded else before
+            if gone:  # their ETAs are no longer this route's to publish
+                with self.uow:
+                    records = ExecutionRecords(self._session(), self.uow.org_id)
+                    for order_id in sorted(gone):
+                        records.delete_eta(route_id, order_id)
+                    self.uow.commit()
+            self._dirty.setdefault(state.vehicle_id, time.monotonic())
+
     def _quiet_track(self, route_id: str) -> None:
         with contextlib.suppress(NotFound):
             self.track_route(route_id)
 
     def on_foreign_event(self, event: Event) -> None:
-        """Events of other areas, matched by name (no import): a breakdown reported to live re-planning."""
+        """Events of other areas, matched by name (no import): a route re-planned live (its stops are
+        reloaded before the next ingest or ETA pass), a breakdown reported to live re-planning."""
+        if event.name == "live.route_replanned":
+            payload = event.payload()
+            route_id = str(payload["route_id"])
+            state = self._vehicle_for_route(route_id)
+            # a re-timing alone (same stops, same order) keeps the plan the customers were given as the
+            # baseline of "behind plan"; a changed sequence or membership is reloaded
+            if state is None:
+                return
+            seen = state.tracker.visited
+            replanned = [str(o) for o in payload.get("order_ids", []) if o not in seen]
+            if replanned != [p.order_id for p in state.stops if p.order_id is not None and p.order_id not in seen]:
+                self._stale.add(route_id)
+            return
         if event.name != "live.vehicle_broke_down":
             return
         p = event.payload()

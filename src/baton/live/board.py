@@ -142,6 +142,17 @@ class LiveBoard:
         assert self.plan is not None
         return to_clock(at, self.plan.day_start)
 
+    def catch_up(self, at: datetime) -> None:
+        """Time passes for idle vehicles: one that is not driving to a stop (not started yet, or with
+        nothing pinned) cannot begin its next leg before ``at``, so its ready time moves up to ``at``
+        (otherwise an insertion would be timed from its last departure, in the past)."""
+        if self.plan is None:
+            return
+        now = self.clock(at)
+        for route in self.plan.routes.values():
+            if route.pinned is None and not route.broken and route.ready_s < now:
+                route.ready_s = now
+
     def started(self, route_id: str, at: datetime) -> None:
         """The vehicle left the depot: parcels before the first reload are on board; the first
         stop is pinned."""

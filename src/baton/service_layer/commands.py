@@ -6,6 +6,7 @@ serve the CLI, the day simulator and (later) the HTTP API and driver app.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -145,8 +146,9 @@ class RecordPositions(Command):
 
     pings: list[object]
     settings: object | None = None
-    #: vehicle id → (ts, lat, lng, accuracy_m) the caller already knows (teleport reference; saves a read)
-    known_fixes: dict[str, tuple[datetime, float, float, float | None]] = field(default_factory=dict)
+    #: vehicle id → (ts, lat, lng, accuracy_m) the caller already knows (teleport reference; saves a read),
+    #: or ``None`` when the caller knows the vehicle has no stored position yet
+    known_fixes: dict[str, tuple[datetime, float, float, float | None] | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,10 +181,14 @@ class RecordStopDeparture(Command):
 class PublishEtas(Command):
     """Store the current ETAs of each ``(route_id, vehicle_id, pace, [StopEta, ...])``; a stop whose ETA
     moved at least ``threshold_s`` from the last announced one (at first: the planned arrival) raises
-    ``eta.changed``. Returns the order ids whose ETA changed."""
+    ``eta.changed``. Returns the order ids whose ETA changed.
+
+    ``announced``: the caller's copy of the last announced ETA per ``(route_id, order_id)`` (a stop missing
+    from it was never announced: its planned arrival counts); ``None``: read them from storage."""
 
     updates: list[tuple[str, str, float, list[object]]]
     threshold_s: int = 120
+    announced: Mapping[tuple[str, str], datetime] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy.orm import Session
 
@@ -58,7 +58,7 @@ def record_positions(cmd: commands.RecordPositions, uow: AbstractUnitOfWork, dep
         known = cmd.known_fixes
         vehicle_ids = {str(p.get("vehicle_id")) for p in cmd.pings if isinstance(p, dict) and p.get("vehicle_id")}
         missing = [v for v in vehicle_ids if v not in known]
-        latest = dict(known)
+        latest = {v: fix for v, fix in known.items() if fix is not None}
         if missing:
             latest.update(repo.latest_fixes(missing))
         checked = validate_batch(cmd.pings, cmd.at, latest, settings)
@@ -110,11 +110,9 @@ def publish_etas(cmd: commands.PublishEtas, uow: AbstractUnitOfWork, deps: Depen
     changed: list[str] = []
     with uow:
         records = _records(uow)
-        vehicle_ids = sorted({v for _, v, _, _ in cmd.updates})
-        stored: dict[tuple[str, str], datetime] = {}
-        for part in [vehicle_ids[i:i + 500] for i in range(0, len(vehicle_ids), 500)]:
-            for r in _stored_etas(records, part):
-                stored[(r.route_id, r.order_id)] = r.eta
+        stored = cmd.announced
+        if stored is None:
+            stored = records.announced_etas(sorted({r for r, _, _, _ in cmd.updates}))
         rows: list[tuple[str, str, float, StopEta, datetime | None]] = []
         for route_id, vehicle_id, pace, raw in cmd.updates:
             for e in raw:
@@ -135,17 +133,6 @@ def publish_etas(cmd: commands.PublishEtas, uow: AbstractUnitOfWork, deps: Depen
         records.upsert_etas(rows, cmd.at)
         uow.commit()
     return changed
-
-
-def _stored_etas(records: ExecutionRecords, vehicle_ids: list[str]) -> list[Any]:
-    from sqlalchemy import select
-
-    from baton.adapters import orm_execute as ox
-
-    t = ox.stop_etas
-    stmt = select(t.c.route_id, t.c.order_id, t.c.announced_eta.label("eta")).where(t.c.org_id == records.org_id,
-                                                             t.c.vehicle_id.in_(vehicle_ids))
-    return list(records.session.execute(stmt))
 
 
 def open_exception(cmd: commands.OpenException, uow: AbstractUnitOfWork, deps: Dependencies) -> str | None:

@@ -205,6 +205,7 @@ def add_live_order(cmd: commands.AddLiveOrder, uow: AbstractUnitOfWork, deps: De
             uow.commit()
             return "no live orchestration: left for the next plan"
         plan = board.ensure(uow)
+        board.catch_up(cmd.at)
         plan.orders[order.id] = board.live_order(plan, order)
         if board.mode != "baton":
             plan.unassigned[order.id] = "waiting for a dispatcher"
@@ -240,6 +241,7 @@ def assign_order(cmd: commands.AssignOrder, uow: AbstractUnitOfWork, deps: Depen
         raise NotFound("live orchestration is off: nothing to assign to")
     with uow:
         plan = board.ensure(uow)
+        board.catch_up(cmd.at)
         if cmd.route_id not in plan.routes:
             raise NotFound(f"unknown route id: {cmd.route_id}")
         order = uow.orders.get(cmd.order_id)
@@ -282,6 +284,7 @@ def report_traffic(cmd: commands.ReportTraffic, uow: AbstractUnitOfWork, deps: D
         changed: list[str] = []
         if board is not None:
             plan = board.ensure(uow)
+            board.catch_up(cmd.at)
             slowdown = Slowdown(cmd.factor, board.clock(cmd.start), board.clock(cmd.end),
                                 LatLng(*cmd.center) if cmd.center else None, cmd.radius_m, cmd.vehicle_id)
             # only the routes with a leg in the slowdown's area and span can change
@@ -310,6 +313,7 @@ def report_breakdown(cmd: commands.ReportBreakdown, uow: AbstractUnitOfWork,
         transferred: list[str] = []
         if board is not None:
             plan = board.ensure(uow)
+            board.catch_up(cmd.at)
             now = board.clock(cmd.at)
             if board.mode == "baton":
                 result = breakdown(plan, cmd.route_id, now, board.transfer_delay_s)
@@ -403,6 +407,7 @@ def _react(bus: MessageBus, board: LiveBoard, event: Event) -> None:
     if board.plan is None:
         return
     plan = board.plan
+    board.catch_up(event.occurred_at)
     if isinstance(event, OrderStatusChanged):
         board.last_status[event.order_id] = event.to_status
         if event.to_status == S.CANCELLED.value:

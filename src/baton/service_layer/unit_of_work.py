@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from baton.adapters import orm
@@ -37,6 +37,7 @@ from baton.adapters.repository import (
     PlanRepository,
     VehicleRepository,
 )
+from baton.adapters.repository.events import insert_events
 from baton.domain.errors import DomainError
 from baton.domain.events import Event, event_from_record
 
@@ -166,9 +167,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             if conflicts:
                 raise ConcurrencyError("order", conflicts)
             if events:
-                now = orm.utcnow()
-                rows = [e.to_record() | {"org_id": self.org_id, "recorded_at": now} for e in events]
-                session.execute(insert(orm.events), rows)
+                insert_events(session, self.org_id, events, orm.utcnow())
                 for hook in BEFORE_COMMIT_HOOKS:
                     hook(self, events)
             session.commit()
