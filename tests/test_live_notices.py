@@ -3,25 +3,23 @@ before the window starts, once per delay episode (baton.live.notices)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import cast
 
 import pytest
 
-from baton.adapters.travel import make_provider
-from baton.demo.enrich import DemoDay, enrich
-from baton.demo.main_job import bundled_day
-from baton.intake.loggi import load_loggi_day
-from baton.live.board import LiveBoard
+from baton.demo.enrich import DemoDay
 from baton.live.events import DelayNotified, DelayResolved
 from baton.live.model import Geo, LiveOrder, LivePlan, Timeline, Visit, evaluate
 from baton.live.notices import MARGIN_CAP_S, MARGIN_FLOOR_S, MATERIAL_S, DelayBook, margin_s, misses
-from baton.planning.problem import PlanningOptions
 from baton.service_layer import commands
-from baton.service_layer.bootstrap import bootstrap
-from baton.service_layer.live_handlers import enable_live
-from baton.service_layer.messagebus import MessageBus
+from live_support import live_day, live_setup
+
+
+@pytest.fixture(scope="module")
+def day() -> DemoDay:
+    return live_day()
+
 
 H = 3600
 
@@ -76,27 +74,9 @@ def test_an_order_left_without_a_route_is_told_once() -> None:
     assert [n.kind for n in book.review(plan, _timeline(12 * H), 9 * H)] == ["resolved"]
 
 
-@pytest.fixture(scope="module")
-def day() -> DemoDay:
-    return enrich(load_loggi_day(bundled_day()), seed=7, limit=60)
-
-
-def _setup(db_url: str, day: DemoDay) -> tuple[MessageBus, LiveBoard]:
-    bus = bootstrap(db_url, travel=make_provider("great-circle"))
-    t0 = day.day_start
-    bus.handle(commands.RegisterFleet(at=t0 + timedelta(hours=6), depots=[day.depot], vehicles=day.vehicles,
-                                      drivers=day.drivers))
-    bus.handle(commands.CreateOrders(at=t0 + timedelta(hours=6), orders=[replace(o, events=[]) for o in day.orders]))
-    bus.handle(commands.PlanOrders(at=t0 + timedelta(hours=6.5), day_start=t0,
-                                   options=PlanningOptions(time_limit_s=1, seed=1, max_iterations=300)))
-    board = enable_live(bus, "baton")
-    bus.handle(commands.StartLive(at=t0 + timedelta(hours=7)))
-    return bus, board
-
-
 def test_a_customer_predicted_late_is_told_before_the_window_starts_and_only_once(db_url: str,
                                                                                    day: DemoDay) -> None:
-    bus, board = _setup(db_url, day)
+    bus, board = live_setup(db_url, day)
     t0, plan = day.day_start, board.plan
     assert plan is not None
     at = t0 + timedelta(hours=7, minutes=5)

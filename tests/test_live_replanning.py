@@ -8,42 +8,24 @@ from datetime import timedelta
 import pytest
 
 from baton.adapters.travel import make_provider
-from baton.demo.enrich import DemoDay, enrich
-from baton.demo.main_job import bundled_day
+from baton.demo.enrich import DemoDay
 from baton.domain.lifecycle import OrderStatus
 from baton.domain.order import Order
 from baton.domain.plan import StopKind
 from baton.domain.values import Address, LatLng, TimeWindow
-from baton.intake.loggi import load_loggi_day
-from baton.live.board import LiveBoard
 from baton.live.model import RELOAD, evaluate
 from baton.live.ops import Insertion
 from baton.planning.check import check_plan
 from baton.planning.mapping import problem_matrices
-from baton.planning.problem import PlanningOptions, PlanningProblem
+from baton.planning.problem import PlanningProblem
 from baton.service_layer import commands
-from baton.service_layer.bootstrap import bootstrap
-from baton.service_layer.live_handlers import enable_live
 from baton.service_layer.messagebus import MessageBus
+from live_support import live_day, live_setup
 
 
 @pytest.fixture(scope="module")
 def day() -> DemoDay:
-    return enrich(load_loggi_day(bundled_day()), seed=7, limit=60)
-
-
-def _setup(db_url: str, day: DemoDay) -> tuple[MessageBus, LiveBoard]:
-    bus = bootstrap(db_url, travel=make_provider("great-circle"))
-    t0 = day.day_start
-    orders = [replace(o, events=[]) for o in day.orders]
-    bus.handle(commands.RegisterFleet(at=t0 + timedelta(hours=6), depots=[day.depot], vehicles=day.vehicles,
-                                      drivers=day.drivers))
-    bus.handle(commands.CreateOrders(at=t0 + timedelta(hours=6), orders=orders))
-    bus.handle(commands.PlanOrders(at=t0 + timedelta(hours=6.5), day_start=t0,
-                                   options=PlanningOptions(time_limit_s=1, seed=1, max_iterations=300)))
-    board = enable_live(bus, "baton")
-    bus.handle(commands.StartLive(at=t0 + timedelta(hours=7)))
-    return bus, board
+    return live_day()
 
 
 def _new_order(day: DemoDay, oid: str, hours: tuple[float, float] = (9, 16), near: int = 0) -> Order:
@@ -76,7 +58,7 @@ def _names(bus: MessageBus) -> list[str]:
 
 
 def test_new_order_is_inserted_cheapest_feasible_and_the_plan_stays_feasible(db_url: str, day: DemoDay) -> None:
-    bus, board = _setup(db_url, day)
+    bus, board = live_setup(db_url, day)
     assert _check(bus, day) == []
     result = bus.handle(commands.AddLiveOrder(at=day.day_start + timedelta(hours=7, minutes=5),
                                               order=_new_order(day, "LIVE-1")))
@@ -102,7 +84,7 @@ def test_new_order_is_inserted_cheapest_feasible_and_the_plan_stays_feasible(db_
 
 def test_infeasible_new_order_is_left_unassigned_with_a_reason_and_the_customer_told(
         db_url: str, day: DemoDay) -> None:
-    bus, _ = _setup(db_url, day)
+    bus, _ = live_setup(db_url, day)
     order = _new_order(day, "LIVE-X", hours=(7.0, 7.1))  # window closes before any van can be there
     result = bus.handle(commands.AddLiveOrder(at=day.day_start + timedelta(hours=7), order=order))
     assert isinstance(result, str) and "window" in result
@@ -113,7 +95,7 @@ def test_infeasible_new_order_is_left_unassigned_with_a_reason_and_the_customer_
 
 
 def test_cancel_and_modify_remove_and_reinsert(db_url: str, day: DemoDay) -> None:
-    bus, board = _setup(db_url, day)
+    bus, board = live_setup(db_url, day)
     plan = board.plan
     assert plan is not None
     victim = next(r.free[1] for r in plan.routes.values() if len(r.free) > 2)
@@ -135,7 +117,7 @@ def test_cancel_and_modify_remove_and_reinsert(db_url: str, day: DemoDay) -> Non
 
 
 def test_pinned_stop_is_never_moved_and_traffic_recomputes_etas(db_url: str, day: DemoDay) -> None:
-    bus, board = _setup(db_url, day)
+    bus, board = live_setup(db_url, day)
     plan = board.plan
     assert plan is not None
     t0 = day.day_start
@@ -174,7 +156,7 @@ def test_pinned_stop_is_never_moved_and_traffic_recomputes_etas(db_url: str, day
 
 
 def test_not_home_gets_a_second_attempt_today_when_feasible(db_url: str, day: DemoDay) -> None:
-    bus, board = _setup(db_url, day)
+    bus, board = live_setup(db_url, day)
     plan = board.plan
     assert plan is not None
     t0 = day.day_start
@@ -200,7 +182,7 @@ def test_not_home_gets_a_second_attempt_today_when_feasible(db_url: str, day: De
 def test_second_attempt_is_next_day_when_the_window_is_over(db_url: str, day: DemoDay) -> None:
     from baton.live.ops import second_attempt
 
-    _, board = _setup(db_url, day)
+    _, board = live_setup(db_url, day)
     plan = board.plan
     assert plan is not None
     rid, route = next((rid, r) for rid, r in plan.routes.items() if r.free)
@@ -211,7 +193,7 @@ def test_second_attempt_is_next_day_when_the_window_is_over(db_url: str, day: De
 
 
 def test_stored_live_events_read_back(db_url: str, day: DemoDay) -> None:
-    bus, _ = _setup(db_url, day)
+    bus, _ = live_setup(db_url, day)
     bus.handle(commands.AddLiveOrder(at=day.day_start + timedelta(hours=7, minutes=5), order=_new_order(day, "L-9")))
     with bus.uow:
         events = bus.uow.events_for("L-9")
@@ -222,7 +204,7 @@ def test_stored_live_events_read_back(db_url: str, day: DemoDay) -> None:
 def test_bad_traffic_report_names_the_field(db_url: str, day: DemoDay) -> None:
     from baton.domain.errors import ValidationError
 
-    bus, _ = _setup(db_url, day)
+    bus, _ = live_setup(db_url, day)
     t0 = day.day_start
     with pytest.raises(ValidationError, match="factor"):
         bus.handle(commands.ReportTraffic(at=t0, factor=0, start=t0, end=t0))

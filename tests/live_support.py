@@ -1,0 +1,37 @@
+"""Shared set-up of the live re-planning tests: a 60-order slice of the bundled day, planned and loaded
+into a live board in ``baton`` mode."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from baton.adapters.travel import make_provider
+from baton.demo.enrich import DemoDay, enrich
+from baton.demo.main_job import bundled_day
+from baton.intake.loggi import load_loggi_day
+from baton.live.board import LiveBoard
+from baton.planning.problem import PlanningOptions
+from baton.service_layer import commands
+from baton.service_layer.bootstrap import bootstrap
+from baton.service_layer.live_handlers import enable_live
+from baton.service_layer.messagebus import MessageBus
+
+
+def live_day() -> DemoDay:
+    """The first 60 orders of the bundled day, enriched with seed 7 (windows, sizes, fleet)."""
+    return enrich(load_loggi_day(bundled_day()), seed=7, limit=60)
+
+
+def live_setup(db_url: str, day: DemoDay) -> tuple[MessageBus, LiveBoard]:
+    """Fleet and orders stored, planned (1 s, 300 iterations), live board started at 07:00."""
+    bus = bootstrap(db_url, travel=make_provider("great-circle"))
+    t0 = day.day_start
+    bus.handle(commands.RegisterFleet(at=t0 + timedelta(hours=6), depots=[day.depot], vehicles=day.vehicles,
+                                      drivers=day.drivers))
+    bus.handle(commands.CreateOrders(at=t0 + timedelta(hours=6), orders=[replace(o, events=[]) for o in day.orders]))
+    bus.handle(commands.PlanOrders(at=t0 + timedelta(hours=6.5), day_start=t0,
+                                   options=PlanningOptions(time_limit_s=1, seed=1, max_iterations=300)))
+    board = enable_live(bus, "baton")
+    bus.handle(commands.StartLive(at=t0 + timedelta(hours=7)))
+    return bus, board
