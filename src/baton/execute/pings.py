@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from math import asin, cos, sin, sqrt
 from typing import Any, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -25,14 +26,13 @@ EARTH_RADIUS_M = 6_371_008.8
 _RAD = math.pi / 180.0
 
 
-def distance_m(lat1: float, lng1: float, lat2: float, lng2: float, *, _sin: Any = math.sin, _cos: Any = math.cos,
-               _asin: Any = math.asin, _sqrt: Any = math.sqrt) -> float:
+def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     """Great-circle distance in metres between two WGS84 points (degrees, lat/lng order; haversine on a
     sphere of the mean Earth radius, IUGG: 6,371,008.8 m)."""
     p1, p2 = lat1 * _RAD, lat2 * _RAD
-    h1, h2 = _sin((p2 - p1) * 0.5), _sin((lng2 - lng1) * _RAD * 0.5)
-    a = h1 * h1 + _cos(p1) * _cos(p2) * h2 * h2
-    return 2.0 * EARTH_RADIUS_M * _asin(min(1.0, _sqrt(a)))
+    h1, h2 = sin((p2 - p1) * 0.5), sin((lng2 - lng1) * _RAD * 0.5)
+    a = h1 * h1 + cos(p1) * cos(p2) * h2 * h2
+    return 2.0 * EARTH_RADIUS_M * asin(min(1.0, sqrt(a)))
 
 
 @dataclass(frozen=True)

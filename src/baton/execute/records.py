@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from baton.adapters import orm
 from baton.adapters import orm_execute as ox
-from baton.adapters.repository._common import copy_binary
+from baton.adapters.repository._common import chunks, copy_binary
 from baton.adapters.repository.positions import _insert, _sqlite_ts
 from baton.execute.eta import StopEta
 
@@ -160,10 +160,9 @@ class ExecutionRecords:
         """(route id, order id) → the ETA last announced to the customer (``eta.changed``), for ``route_ids``."""
         t = ox.stop_etas
         out: dict[tuple[str, str], datetime] = {}
-        ids = list(route_ids)
-        for k in range(0, len(ids), 500):
+        for part in chunks(list(route_ids)):
             stmt = select(t.c.route_id, t.c.order_id, t.c.announced_eta).where(
-                t.c.org_id == self.org_id, t.c.route_id.in_(ids[k:k + 500]), t.c.announced_eta.is_not(None))
+                t.c.org_id == self.org_id, t.c.route_id.in_(part), t.c.announced_eta.is_not(None))
             out.update({(r, o): a for r, o, a in self.session.execute(stmt)})
         return out
 

@@ -98,7 +98,7 @@ class ExecutionService:
             records = ExecutionRecords(self._session(), self.uow.org_id)
             learned = records.learned_service_s(self.settings.eta.zone_min_samples)
             state = load_vehicle_state(self.uow, route_id, self.settings.geofence, learned)
-            self._remember_announced(route_id, records.announced_etas([route_id]))
+            self._remember_announced([route_id], records.announced_etas([route_id]))
             self._remember_fixes([state.vehicle_id])
         old = self.vehicles.get(state.vehicle_id)
         if old is not None and old.route.id == route_id:  # reloaded (e.g. re-planned): keep what was observed
@@ -122,10 +122,8 @@ class ExecutionService:
             records = ExecutionRecords(self._session(), self.uow.org_id)
             learned = records.learned_service_s(self.settings.eta.zone_min_samples)
             states = load_plan_states(self.uow, plan_id, self.settings.geofence, learned)
-            for state in states:
-                self._announced.pop(state.route.id, None)
-            for (route_id, order_id), at in records.announced_etas([s.route.id for s in states]).items():
-                self._announced.setdefault(route_id, {})[order_id] = at
+            route_ids = [s.route.id for s in states]
+            self._remember_announced(route_ids, records.announced_etas(route_ids))
             self._remember_fixes([s.vehicle_id for s in states])
         for state in states:
             self.vehicles[state.vehicle_id] = state
@@ -138,8 +136,12 @@ class ExecutionService:
         stored = PositionRepository(self._session(), self.uow.org_id).latest_fixes(vehicle_ids)
         self._stored_fix.update({v: stored.get(v) for v in vehicle_ids})
 
-    def _remember_announced(self, route_id: str, stored: Mapping[tuple[str, str], datetime]) -> None:
-        self._announced[route_id] = {order_id: at for (_, order_id), at in stored.items()}
+    def _remember_announced(self, route_ids: list[str], stored: Mapping[tuple[str, str], datetime]) -> None:
+        """Replace the announced ETAs kept for ``route_ids`` by ``stored`` ((route id, order id) → ETA)."""
+        for route_id in route_ids:
+            self._announced[route_id] = {}
+        for (route_id, order_id), at in stored.items():
+            self._announced[route_id][order_id] = at
 
     def _state(self, vehicle_id: str) -> VehicleState | None:
         state = self.vehicles.get(vehicle_id)

@@ -22,6 +22,9 @@ from baton.execute.monitor import distance_to_leg_m
 from baton.execute.pings import distance_m
 from baton.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
+#: Seconds per metre assumed for a leg with no planned time or under 50 m long (8 m/s, ~29 km/h).
+UNKNOWN_LEG_S_PER_M = 0.125
+
 
 @dataclass
 class VehicleState:
@@ -100,16 +103,17 @@ class VehicleState:
         self.service_done.add(order_id)
 
     def seconds_per_metre(self) -> float:
-        """Planned seconds per straight-line metre of the current leg (1/8 s when unknown: 8 m/s)."""
+        """Planned seconds per straight-line metre of the current leg (:data:`UNKNOWN_LEG_S_PER_M` when
+        there is no leg to measure)."""
         if self.next_index >= len(self.stops):
-            return 0.125
+            return UNKNOWN_LEG_S_PER_M
         origin = self.leg_origin or self.depot
         key = (self.next_index, origin)
         if self._leg_pace is not None and self._leg_pace[0] == key:
             return self._leg_pace[1]
         nxt = self.stops[self.next_index]
         length = distance_m(origin[0], origin[1], nxt.lat, nxt.lng)
-        value = nxt.leg_duration_s / length if length > 50.0 and nxt.leg_duration_s > 0 else 0.125
+        value = nxt.leg_duration_s / length if length > 50.0 and nxt.leg_duration_s > 0 else UNKNOWN_LEG_S_PER_M
         self._leg_pace = (key, value)
         return value
 

@@ -165,13 +165,11 @@ class PositionRepository:
                             "FROM unnest(%s::varchar[]) AS u(id) JOIN vehicle_positions v "
                             "ON v.org_id = %s AND v.vehicle_id = u.id", (sorted(set(vehicle_ids)), self.org_id))
                 return {v: (ts, lat, lng, acc) for v, ts, lat, lng, acc in cur.fetchall()}
-        sqlite_text = True
-        for part in chunks(sorted(set(vehicle_ids))):
-            stmt = select(t.c.vehicle_id, t.c.ts.cast(String) if sqlite_text else t.c.ts, t.c.lat, t.c.lng,
-                          t.c.accuracy_m).where(t.c.org_id == self.org_id, t.c.vehicle_id.in_(part))
+        for part in chunks(sorted(set(vehicle_ids))):  # SQLite: the stored UTC text, parsed here
+            stmt = select(t.c.vehicle_id, t.c.ts.cast(String), t.c.lat, t.c.lng, t.c.accuracy_m).where(
+                t.c.org_id == self.org_id, t.c.vehicle_id.in_(part))
             for vehicle_id, ts, lat, lng, acc in self.session.execute(stmt):
-                when = datetime.fromisoformat(ts).replace(tzinfo=UTC) if isinstance(ts, str) else ts
-                out[vehicle_id] = (when, lat, lng, acc)
+                out[vehicle_id] = (datetime.fromisoformat(ts).replace(tzinfo=UTC), lat, lng, acc)
         return out
 
     def latest(self, vehicle_ids: Sequence[str] | None = None) -> dict[str, Position]:
