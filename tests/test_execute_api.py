@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from baton.adapters.travel.greatcircle import GreatCircleProvider
-from baton.entrypoints.api_execute import MAX_BATCH, install
+from baton.entrypoints.api_execute import install
+from baton.execute.pings import MAX_BATCH
 from baton.execute.runtime import ExecutionRuntime
 from baton.service_layer import commands
 from baton.service_layer.bootstrap import bootstrap

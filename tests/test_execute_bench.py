@@ -10,7 +10,7 @@ from baton.entrypoints.cli import app
 
 
 def test_bench_ingest_prints_one_json_object() -> None:
-    result = CliRunner().invoke(app, ["bench", "ingest", "--store", "sqlite", "--vehicles", "20", "--seconds", "1",
+    result = CliRunner().invoke(app, ["bench", "ingest", "--store", "sqlite", "--vehicles", "20", "--seconds", "6",
                                       "--batch", "10", "--workers", "1", "--json"])
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout.strip().splitlines()[-1])

@@ -103,5 +103,12 @@ def test_batch_validation_is_pure_and_orders_by_time() -> None:
 
 def test_record_positions_command_through_the_bus(db_url: str) -> None:
     bus = bootstrap(db_url, travel=GreatCircleProvider())
-    result = bus.handle(commands.RecordPositions(at=NOW, pings=[ping(), ping(lat=95.0)]))
-    assert result.accepted == 1 and result.as_dict()["rejected"][0]["reason"] == "lat_out_of_range"
+    first = validate_batch([ping(), ping(lat=95.0)], NOW, {}, PingSettings())
+    again = validate_batch([ping(), ping(seconds=-5, lat=-15.7901)], NOW, {}, PingSettings())
+    # two batches in one transaction: the second re-sends the first's ping, which is not new
+    assert bus.handle(commands.RecordPositions(at=NOW, batches=[(first, NOW), (again, NOW)])) == [1, 1]
+    assert first.rejected[0].reason == "lat_out_of_range"
+    with bus.uow as uow:
+        assert uow.session is not None
+        repo = PositionRepository(uow.session, uow.org_id)
+        assert repo.count_pings() == 2 and repo.rejection_counts() == {"lat_out_of_range": 1}

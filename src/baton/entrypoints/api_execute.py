@@ -21,24 +21,26 @@ metres; ``speed_mps`` m/s; ``heading_deg`` degrees.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Body, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from baton.adapters import orm
 from baton.adapters.repository.positions import Position, PositionRepository
 from baton.domain.errors import NotFound
+from baton.execute.ingest_process import IngestError
+from baton.execute.pings import BatchError, pings_of
 from baton.execute.playbooks import Replanner
 from baton.execute.records import ExceptionRecord, ExecutionRecords
 from baton.execute.runtime import ExecutionRuntime, TenantRuntimes
 from baton.execute.service import ExecutionService, ExecutionSettings
 from baton.service_layer import commands
 from baton.service_layer.messagebus import MessageBus
-
-MAX_BATCH = 5000
 
 router = APIRouter(tags=["execution"])
 
@@ -70,24 +72,32 @@ def _runtime(request: Request) -> ExecutionRuntime:
 
 
 @router.post("/positions", status_code=202)
-def post_positions(request: Request, body: Any = Body(...)) -> dict[str, Any]:  # noqa: B008
-    if isinstance(body, dict) and "pings" in body:
-        pings = body["pings"]
-    elif isinstance(body, dict):
-        pings = [body]
-    else:
-        pings = body
-    if not isinstance(pings, list):
-        raise HTTPException(422, "pings: expected a list of pings")
-    if len(pings) > MAX_BATCH:
-        raise HTTPException(413, f"pings: at most {MAX_BATCH} per request, got {len(pings)}")
+async def post_positions(request: Request) -> dict[str, Any]:
+    """A batch of pings (JSON: a list, one ping, or ``{"pings": [...]}``, at most :data:`MAX_BATCH`): 202
+    with ``accepted``, ``duplicates`` and the ``rejected`` pings with index, reason and field; 422 for a
+    body that is not a batch of pings, 413 for too many, 503 when storing failed (nothing stored)."""
+    body = await request.body()
+    runtime = _runtime(request)
     own: frozenset[str] | None = getattr(request.state, "execution_vehicles", None)
-    if own is None:
-        return _runtime(request).ingest(pings).as_dict()
-    # a driver reports positions only for the vehicles of their own routes
+    try:
+        if own is None:
+            return (await run_in_threadpool(runtime.ingest_body, body)).as_dict()
+        try:
+            pings = pings_of(json.loads(body))
+        except ValueError as exc:
+            raise exc if isinstance(exc, BatchError) else BatchError(f"body: not JSON ({exc})") from exc
+        return await run_in_threadpool(_ingest_own, runtime, pings, own)
+    except BatchError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    except IngestError as exc:
+        raise HTTPException(503, f"positions not stored: {exc}") from exc
+
+
+def _ingest_own(runtime: ExecutionRuntime, pings: list[Any], own: frozenset[str]) -> dict[str, Any]:
+    """A driver reports positions only for the vehicles of their own routes."""
     mine = [(i, p) for i, p in enumerate(pings) if not isinstance(p, dict) or p.get("vehicle_id") in own
             or p.get("vehicle_id") is None]
-    result = _runtime(request).ingest([p for _, p in mine]).as_dict()
+    result = runtime.ingest([p for _, p in mine]).as_dict()
     for r in result["rejected"]:
         r["index"] = mine[r["index"]][0]
     kept = {i for i, _ in mine}

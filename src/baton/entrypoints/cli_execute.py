@@ -175,6 +175,11 @@ def bench_ingest(
     database_url: Annotated[str | None, typer.Option(
         "--database-url", help="PostgreSQL server to create the scratch database on "
                                "(default postgresql://postgres@127.0.0.1:5432/postgres).")] = None,
+    speed_spread: Annotated[float, typer.Option(min=0, max=0.9, help="Each van drives at its own speed within "
+                                                "this share of --speed-mps (0: the fleet in lockstep).")] = 0.25,
+    ingest_process: Annotated[bool, typer.Option(
+        "--ingest-process/--in-process", help="Validate and store pings in the ingest worker process "
+                                              "(default), or in the server's own process.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Sustained pings/s through the HTTP API into the store, with ETA lag percentiles."""
@@ -190,7 +195,8 @@ def bench_ingest(
 
         try:
             result = run_ingest_bench(store, vehicles, seconds, database_url, batch, workers, refresh_interval,
-                                      on_progress, speed_mps=speed_mps)
+                                      on_progress, speed_mps=speed_mps, ingest_process=ingest_process,
+                                      speed_spread=speed_spread)
         except ValueError as exc:
             err.print(f"[red]{exc}")
             raise typer.Exit(2) from exc

@@ -3,14 +3,17 @@
 Setup: a fresh store (a temporary SQLite file, or a throwaway PostgreSQL database created next to
 ``--database-url`` and dropped afterwards) with ``vehicles`` vans, each on an in-progress route of
 :data:`STOPS` stops. Server: uvicorn serving :data:`baton.entrypoints.api_execute.router` with an
-:class:`~baton.execute.runtime.ExecutionRuntime` (ETA refresh coalesced per vehicle every 200 ms).
+:class:`~baton.execute.runtime.ExecutionRuntime` (ETA refresh coalesced per vehicle every 200 ms; pings
+validated and stored by the ingest worker process unless ``ingest_process`` is off).
 Load: a separate process (so client and server share the machine's cores as they would) posting
 batches of ``batch`` pings over keep-alive HTTP connections for ``seconds`` seconds; every vehicle
-drives towards its stops at ``speed_mps`` (default 8 m/s, ~29 km/h in a straight line) in real time:
-each ping carries the generator's real clock and the van's position at that instant, so the distance
-between two pings of a van is what it drove meanwhile (the ETA recomputation threshold sees realistic
-movement). Measured: accepted pings / wall time, and the
-ETA lag (ping received by the server → the vehicle's recomputed ETAs committed) percentiles, server-side.
+drives towards its stops in real time at its own speed, within ``speed_spread`` of ``speed_mps``
+(default 8 m/s ± 25 %, ~29 km/h in a straight line): each ping carries the generator's real clock and
+the van's position at that instant, so the distance between two pings of a van is what it drove
+meanwhile (the ETA recomputation threshold sees realistic movement). A warm-up round (one ping per van,
+then one ETA pass) comes before the clock starts, as the cold start's first ETAs do. Measured: accepted
+pings / wall time, and the ETA lag (ping received by the server → the vehicle's recomputed ETAs
+committed) percentiles, server-side.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class IngestBenchResult:
     eta_updates: int
     eta_skipped: int
     speed_mps: float
+    speed_spread: float
+    ingest_process: bool
     server_ingest_busy_s: float
     server_refresh_busy_s: float
     refresh_passes: int
@@ -103,17 +108,43 @@ def seed(bus: Any, vehicles: int, now: datetime, speed_mps: float = 8.0) -> list
     return [r.id for r in routes]
 
 
+def van_speed_mps(i: int, speed_mps: float, spread: float) -> float:
+    """Van ``i``'s driving speed (m/s): ``speed_mps`` × a stable factor in [1 - spread, 1 + spread], so the
+    fleet does not move in lockstep (every van crossing the ETA recomputation threshold in the same pass)."""
+    return speed_mps * (1.0 + spread * (2.0 * ((i * 7919) % 1000) / 1000.0 - 1.0))
+
+
 def _generator(url: str, vehicles: int, seconds: float, batch: int, workers: int, out: Any, sent: Any,
-               speed_mps: float = 8.0) -> None:
-    """Load generator (own process): ``workers`` threads posting batches until ``seconds`` elapse."""
+               speed_mps: float, spread: float, go: Any) -> None:
+    """Load generator (own process): one warm-up round (every van's first ping, then waits for ``go``),
+    then ``workers`` threads posting batches until ``seconds`` elapse."""
     import httpx
 
     chunks = max(1, (vehicles + batch - 1) // batch)
     lock = threading.Lock()
     state = {"k": 0, "accepted": 0, "batches": 0, "rejected": 0}
+    steps = [van_speed_mps(i, speed_mps, spread) / 111_195.0 for i in range(vehicles)]  # degrees lat per s
     began = time.monotonic()
-    deadline = began + seconds
-    step = speed_mps / 111_195.0  # degrees of latitude per second
+
+    def post(client: httpx.Client, chunk: int) -> dict[str, Any]:
+        ts = datetime.now(UTC).isoformat()
+        elapsed = time.monotonic() - began
+        lo, hi = chunk * batch, min(vehicles, (chunk + 1) * batch)
+        pings = [{"vehicle_id": f"BV{i:05d}", "lat": CENTRE[0] + steps[i] * elapsed * (1 if i % 2 else -1),
+                  "lng": CENTRE[1] + 0.0001 * (i % 500), "accuracy_m": 8.0, "speed_mps": 5.0,
+                  "ts": ts} for i in range(lo, hi)]
+        r = client.post("/positions", content=json.dumps({"pings": pings}),
+                        headers={"content-type": "application/json"})
+        r.raise_for_status()
+        body: dict[str, Any] = r.json()
+        return body
+
+    with httpx.Client(base_url=url, timeout=30.0) as client:
+        for chunk in range(chunks):
+            post(client, chunk)
+    out.put({"warm": True})
+    go.wait()
+    deadline = time.monotonic() + seconds
 
     def work() -> None:
         with httpx.Client(base_url=url, timeout=30.0) as client:
@@ -121,17 +152,7 @@ def _generator(url: str, vehicles: int, seconds: float, batch: int, workers: int
                 with lock:
                     k = state["k"]
                     state["k"] += 1
-                chunk = k % chunks
-                ts = datetime.now(UTC).isoformat()
-                driven = step * (time.monotonic() - began)
-                lo, hi = chunk * batch, min(vehicles, (chunk + 1) * batch)
-                pings = [{"vehicle_id": f"BV{i:05d}", "lat": CENTRE[0] + driven * (1 if i % 2 else -1),
-                          "lng": CENTRE[1] + 0.0001 * (i % 500), "accuracy_m": 8.0, "speed_mps": 5.0,
-                          "ts": ts} for i in range(lo, hi)]
-                r = client.post("/positions", content=json.dumps({"pings": pings}),
-                                headers={"content-type": "application/json"})
-                r.raise_for_status()
-                body = r.json()
+                body = post(client, k % chunks)
                 with lock:
                     state["accepted"] += body["accepted"]
                     state["rejected"] += len(body["rejected"])
@@ -171,10 +192,13 @@ def _postgres_scratch(base_url: str) -> tuple[str, Callable[[], None]]:
 def run_ingest_bench(store: str, vehicles: int, seconds: float, database_url: str | None = None,
                      batch: int = 500, workers: int = 4, refresh_interval_s: float = 0.2,
                      on_progress: Callable[[str, float, float], None] | None = None, *,
-                     speed_mps: float = 8.0) -> IngestBenchResult:
+                     speed_mps: float = 8.0, ingest_process: bool = True,
+                     speed_spread: float = 0.25) -> IngestBenchResult:
     """Run the benchmark (see the module docstring). ``refresh_interval_s``: how often dirty vans' ETAs are
     recomputed; ``on_progress(phase, done, total)`` drives a progress bar; ``speed_mps``: how fast the vans
-    drive (m/s).
+    drive (m/s), each van at a stable speed within ``speed_spread`` (share, 0..1) of it
+    (:func:`van_speed_mps`); ``ingest_process``: validate and store in the ingest worker process
+    (:mod:`baton.execute.ingest_process`), else in the server's process.
 
     Raises:
         ValueError: for an unknown ``store``.
@@ -185,7 +209,7 @@ def run_ingest_bench(store: str, vehicles: int, seconds: float, database_url: st
 
     from baton.adapters.travel.greatcircle import GreatCircleProvider
     from baton.entrypoints.api_execute import router
-    from baton.execute.runtime import ExecutionRuntime
+    from baton.execute.runtime import ExecutionRuntime, IngestCounters
     from baton.execute.service import ExecutionService
     from baton.service_layer.bootstrap import bootstrap
     from baton.service_layer.messagebus import MessageBus
@@ -215,7 +239,8 @@ def run_ingest_bench(store: str, vehicles: int, seconds: float, database_url: st
         progress("seeding", vehicles, vehicles)
         service.tick(now)  # cold start (first ETAs of every stop) is not part of the measurement
         service.lag_ms.clear()
-        runtime = ExecutionRuntime(service, interval_s=refresh_interval_s, tick_s=3600.0)
+        runtime = ExecutionRuntime(service, interval_s=refresh_interval_s, tick_s=3600.0,
+                                   ingest_process=ingest_process)
         app = FastAPI()
         app.include_router(router)
         app.state.execution = runtime
@@ -227,13 +252,23 @@ def run_ingest_bench(store: str, vehicles: int, seconds: float, database_url: st
         while not server.started:
             time.sleep(0.05)
         runtime.start()
+        if ingest_process:
+            runtime.ingest([])  # start the ingest process before the clock starts
         ctx = mp.get_context("spawn")
         out = ctx.Queue()
         sent = ctx.Value("q", 0)
+        go = ctx.Event()
         proc = ctx.Process(target=_generator, args=(f"http://127.0.0.1:{port}", vehicles, seconds, batch, workers,
-                                                    out, sent, speed_mps))
-        started = time.monotonic()
+                                                    out, sent, speed_mps, speed_spread, go))
         proc.start()
+        out.get(timeout=120)  # warm-up round done: every van has a fix
+        runtime.refresh_now()
+        with runtime.lock:  # what follows is the measurement
+            service.lag_ms.clear()
+            service.skipped = 0
+            runtime.counters = IngestCounters()
+        go.set()
+        started = time.monotonic()
         while proc.is_alive() and out.empty():
             progress("ingesting", min(seconds, time.monotonic() - started), seconds)
             time.sleep(0.2)
@@ -248,7 +283,7 @@ def run_ingest_bench(store: str, vehicles: int, seconds: float, database_url: st
             eta_lag_p50_ms=_round(stats["eta_lag_p50_ms"]), eta_lag_p95_ms=_round(stats["eta_lag_p95_ms"]),
             vehicles=vehicles, seconds=round(load["elapsed"], 2), pings=load["accepted"], batches=load["batches"],
             rejected=load["rejected"], eta_updates=stats["eta_updates"], eta_skipped=stats["eta_skipped"],
-            speed_mps=speed_mps,
+            speed_mps=speed_mps, speed_spread=speed_spread, ingest_process=ingest_process,
             server_ingest_busy_s=stats["ingest_busy_s"], server_refresh_busy_s=stats["refresh_busy_s"],
             refresh_passes=stats["refresh_passes"])
     finally:

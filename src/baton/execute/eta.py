@@ -39,7 +39,9 @@ class EtaSettings:
     distance it drove since its last computation moves its next ETA by at least ``recompute_min_change_s``
     (estimated as metres driven × the current leg's planned seconds per metre × pace), or that computation is
     at least ``recompute_max_age_s`` old, or it arrived/departed/started since (0 s: always recompute). Below
-    both, its ETAs stand within about a third of the storage granularity of a fresh computation."""
+    both, its ETAs stand within about a third of the storage granularity of a fresh computation. The age
+    limit of each van is spread over 50–100 % of ``recompute_max_age_s`` by a hash of its id, so vans
+    computed together (at start-up) do not all come due in the same pass."""
 
     alpha: float = 0.4
     min_pace: float = 0.5

@@ -69,6 +69,31 @@ class PingIn(BaseModel):
 
 _BATCH: TypeAdapter[list[PingIn]] = TypeAdapter(list[PingIn])
 
+#: most pings accepted in one request
+MAX_BATCH = 5000
+
+
+class BatchError(ValueError):
+    """A request body that is not a batch of pings; ``status``: the HTTP status to answer (422, 413)."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def pings_of(body: object, max_batch: int = MAX_BATCH) -> list[object]:
+    """The raw pings of a parsed request body: ``{"pings": [...]}``, a list of pings, or one ping object.
+
+    Raises:
+        BatchError: not a list (422), or more than ``max_batch`` pings (413).
+    """
+    pings = body.get("pings", [body]) if isinstance(body, dict) else body
+    if not isinstance(pings, list):
+        raise BatchError("pings: expected a list of pings")
+    if len(pings) > max_batch:
+        raise BatchError(f"pings: at most {max_batch} per request, got {len(pings)}", 413)
+    return pings
+
 
 class Ping(NamedTuple):
     """A validated ping (``ts`` aware; a named tuple: the ingest path builds thousands a second)."""
@@ -224,6 +249,12 @@ class IngestResult:
     duplicates: int
     rejected: list[Rejection]
     stored: list[Ping]
+
+    @classmethod
+    def of(cls, checked: Validated, inserted: int) -> IngestResult:
+        """The outcome of a validated batch of which ``inserted`` pings were new to the store."""
+        return cls(inserted, checked.duplicates + len(checked.accepted) - inserted, checked.rejected,
+                   checked.accepted)
 
     def as_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": [

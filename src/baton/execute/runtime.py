@@ -1,9 +1,12 @@
-"""Running execution in a server: one lock around the service, a background ETA refresher.
+"""Running execution in a server: a pipelined ingest path, one lock around tracking, a background ETA refresher.
 
-:class:`ExecutionRuntime` is what the HTTP router talks to. Ingest requests store pings and run
-geofences at once; ETA recomputation is *coalesced per vehicle*: the refresher thread wakes every
-``interval_s``, recomputes each vehicle that received pings since its last pass exactly once and
-publishes the ETAs in one transaction. ``lag_ms`` samples measure ping received → ETA committed.
+:class:`ExecutionRuntime` is what the HTTP router talks to. An ingest request goes through the service's
+three stages: validation (one request at a time, against in-memory teleport references), storage (group
+commit: the batches of concurrent requests share one transaction, and the database works while the
+other requests validate or observe) and observation (geofences, under the tracking lock); it is
+acknowledged once its pings are stored and observed. ETA recomputation is *coalesced per vehicle*: the
+refresher thread wakes every ``interval_s``, recomputes each vehicle that received pings since its last
+pass exactly once and publishes the ETAs in one transaction. ``lag_ms`` samples measure ping received → ETA committed.
 Every ``tick_s`` the refresher also re-evaluates all tracked vehicles (GPS silence, lateness that
 grows while nothing is received).
 
@@ -13,6 +16,7 @@ and unit of work, created (and started) lazily on the organisation's first reque
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -21,7 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from baton.execute.pings import IngestResult
+from baton.execute.ingest_process import IngestProcess
+from baton.execute.pings import BatchError, IngestResult, pings_of
 from baton.execute.service import ExecutionService
 
 log = logging.getLogger(__name__)
@@ -50,30 +55,81 @@ class IngestCounters:
 class ExecutionRuntime:
     """Thread-safe façade over :class:`ExecutionService` with a background coalescing refresher."""
 
-    def __init__(self, service: ExecutionService, interval_s: float = 0.2, tick_s: float = 30.0) -> None:
+    def __init__(self, service: ExecutionService, interval_s: float = 0.2, tick_s: float = 30.0, *,
+                 ingest_process: bool = False) -> None:
         self.service = service
         self.interval_s = interval_s
         self.tick_s = tick_s
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # tracking state: observation, ETA passes, bus commands
         self.counters = IngestCounters()
         self._stop = threading.Event()
         self._refresh_waiting = threading.Event()
         self._thread: threading.Thread | None = None
+        self._use_process = ingest_process
+        self._process: IngestProcess | None = None
+        self._starting = threading.Lock()
 
     def ingest(self, pings: Sequence[object]) -> IngestResult:
+        """Validate, store and observe a batch of raw pings (see the module docstring); raises what the
+        store raises (nothing of the batch is then stored)."""
+        return self._ingest(list(pings))
+
+    def ingest_body(self, body: bytes) -> IngestResult:
+        """:meth:`ingest` for a raw JSON request body (a list of pings, one ping, or ``{"pings": [...]}``);
+        with the ingest process on, the body is parsed there.
+
+        Raises:
+            BatchError: the body is not JSON or not a batch of pings (``status``: the HTTP status).
+            IngestError: the ingest process could not store the batch.
+        """
+        if self._worker() is not None:
+            return self._ingest(body)
+        try:
+            parsed = json.loads(body)
+        except ValueError as exc:
+            raise BatchError(f"body: not JSON ({exc})") from exc
+        return self._ingest(pings_of(parsed))
+
+    def _worker(self) -> IngestProcess | None:
+        if not self._use_process:
+            return None
+        if self._process is None:
+            with self._starting:
+                if self._process is None:
+                    bind = self.service.uow.session_factory.kw["bind"]
+                    url = bind.url.render_as_string(hide_password=False)
+                    settings = self.service.settings
+                    self._process = IngestProcess(url, self.service.uow.org_id, settings.pings,
+                                                  settings.latest_every_s)
+        return self._process
+
+    def _ingest(self, payload: bytes | list[object]) -> IngestResult:
         received = time.monotonic()
+        started = time.perf_counter()
+        service = self.service
+        now = datetime.now(UTC)
+        worker = self._worker()
+        if worker is not None:
+            result = worker.submit(payload, now)
+        else:
+            assert isinstance(payload, list)
+            checked = service.intake.validate(payload, now)
+            result = IngestResult.of(checked, service.intake.store(checked, now, service.settings.latest_every_s))
         while self._refresh_waiting.is_set():  # the refresher goes first: it bounds the ETA lag
             time.sleep(0.001)
         with self.lock:
-            started = time.perf_counter()
-            result = self.service.ingest(pings, received_mono=received)
+            service.observe(result.stored, received)
             c = self.counters
             c.ingest_s += time.perf_counter() - started
             c.batches += 1
             c.accepted += result.accepted
             c.duplicates += result.duplicates
             c.rejected += len(result.rejected)
+        self.after_ingest(result)
         return result
+
+    def after_ingest(self, result: IngestResult) -> None:
+        """Called with every stored batch after it was observed (a hook: nothing here)."""
 
     def refresh_now(self) -> None:
         self._refresh_waiting.set()
@@ -94,10 +150,17 @@ class ExecutionRuntime:
             self._thread.start()
 
     def stop(self) -> None:
+        """Stop the refresher and the ingest process (a later batch starts the process again)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        with self._starting:
+            process, self._process = self._process, None
+        if process is not None:
+            process.close()  # it writes its parked latest positions first
+        else:
+            self.service.intake.flush_latest(0.0)
 
     def _run(self) -> None:
         last_tick = time.monotonic()
@@ -109,6 +172,8 @@ class ExecutionRuntime:
                     last_tick = time.monotonic()
                 else:
                     self.refresh_now()
+                if self._process is None:
+                    self.service.intake.flush_latest(self.service.settings.latest_every_s)
             except Exception:  # keep refreshing; the failure is in the log
                 log.exception("ETA refresh failed")
 
@@ -119,7 +184,8 @@ class ExecutionRuntime:
             c = self.counters
             return {"batches": c.batches, "accepted": c.accepted, "duplicates": c.duplicates,
                     "rejected": c.rejected, "vehicles_tracked": len(self.service.vehicles),
-                    "ingest_busy_s": round(c.ingest_s, 3), "refresh_passes": c.refresh_passes,
+                    "ingest_busy_s": round(c.ingest_s, 3),
+                    "refresh_passes": c.refresh_passes,
                     "refresh_busy_s": round(c.refresh_s, 3),
                     "eta_updates": len(lags), "eta_skipped": self.service.skipped,
                     "eta_lag_p50_ms": percentile(lags, 0.5),

@@ -7,17 +7,20 @@ Usage::
     result = execution.ingest([{"vehicle_id": "V1", "lat": -15.79, "lng": -47.88, "ts": "..."}])
     execution.refresh()          # coalesced: one ETA recomputation per vehicle with new pings
 
-:meth:`ingest` stores a batch (``RecordPositions``), feeds each vehicle's geofence in time order
-(issuing ``ArriveAtStop`` / ``RecordStopDeparture``, the same commands the driver app uses) and marks
-the vehicles *dirty*. :meth:`refresh` recomputes the ETAs of dirty vehicles once, however many pings
+:meth:`ingest` runs a batch through three stages: validation and storage by the service's
+:class:`~baton.execute.intake.PingIntake` (no tracking state: a server may run them outside the tracker's
+lock, or in another process), then :meth:`observe` (each vehicle's geofence fed in time order, issuing
+``ArriveAtStop`` / ``RecordStopDeparture``, the same commands the driver app uses, and the vehicle
+marked *dirty*). :meth:`refresh` recomputes the ETAs of dirty vehicles once, however many pings
 they sent, publishes them in one transaction (``PublishEtas``) and runs the exception monitor.
-Not thread-safe: callers serialise access (the HTTP router holds a lock).
+Apart from the intake, not thread-safe: callers serialise access (the HTTP runtime holds a lock).
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+import zlib
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +36,7 @@ from baton.execute.eta import EtaSettings, StopEta
 from baton.execute.events import ExceptionResolved
 from baton.execute.exceptions import ExceptionManager
 from baton.execute.geofence import Arrival, GeofenceSettings
+from baton.execute.intake import PingIntake
 from baton.execute.monitor import MonitorSettings, VehicleSnapshot, detect
 from baton.execute.pings import IngestResult, Ping, PingSettings, distance_m
 from baton.execute.playbooks import DEFAULT_PLAYBOOKS, NoRepair, Replanner, validate_playbooks
@@ -43,6 +47,11 @@ from baton.service_layer.messagebus import MessageBus
 from baton.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
 GEOFENCE_ACTOR = "system:geofence"
+
+
+def _age_share(vehicle_id: str) -> float:
+    """A stable share in [0.5, 1) of the ETA age limit for ``vehicle_id`` (spreads recomputations)."""
+    return 0.5 + (zlib.crc32(vehicle_id.encode()) % 1024) / 2048
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,10 @@ class ExecutionSettings:
     playbooks: Mapping[str, Sequence[str]] = field(default_factory=lambda: dict(DEFAULT_PLAYBOOKS))
     retention_s: int = 7 * 24 * 3600
     route_lookup_ttl_s: float = 30.0
+    #: in a server (:class:`~baton.execute.runtime.ExecutionRuntime`), each vehicle's *stored* latest position
+    #: moves at most once per this many seconds (the trail gets every ping at once; see
+    #: :mod:`baton.execute.latest`); :meth:`ExecutionService.ingest` always moves it
+    latest_every_s: float = 1.0
 
 
 class ExecutionService:
@@ -74,9 +87,8 @@ class ExecutionService:
         self._no_route: dict[str, float] = {}
         self._dirty: dict[str, float] = {}
         self._computed: dict[str, tuple[datetime, float, float, int, bool, str]] = {}
-        # vehicle id -> its stored latest position when tracking began (None: none), the teleport reference
-        # until its first ping here (saves a read per batch for a fleet that has not pinged yet)
-        self._stored_fix: dict[str, tuple[datetime, float, float, float | None] | None] = {}
+        # validation and storage: no tracking state, own sessions (may run outside the tracker's lock)
+        self.intake = PingIntake(self.uow.session_factory, self.uow.org_id, bus.deps, self.settings.pings)
         self._stale: set[str] = set()  # tracked routes re-planned since (reloaded before the next pass)
         # route id -> order id -> the ETA last announced to its customer (mirrors stop_etas.announced_eta)
         self._announced: dict[str, dict[str, datetime]] = {}
@@ -132,9 +144,10 @@ class ExecutionService:
         return len(states)
 
     def _remember_fixes(self, vehicle_ids: list[str]) -> None:
-        """Inside an open unit of work: note the stored latest position (or none) of ``vehicle_ids``."""
+        """Inside an open unit of work: seed the teleport references with the stored latest positions (or
+        none) of ``vehicle_ids`` (saves a read per batch for a fleet that has not pinged here yet)."""
         stored = PositionRepository(self._session(), self.uow.org_id).latest_fixes(vehicle_ids)
-        self._stored_fix.update({v: stored.get(v) for v in vehicle_ids})
+        self.intake.references.seed({v: stored.get(v) for v in vehicle_ids})
 
     def _remember_announced(self, route_ids: list[str], stored: Mapping[tuple[str, str], datetime]) -> None:
         """Replace the announced ETAs kept for ``route_ids`` by ``stored`` ((route id, order id) → ETA)."""
@@ -164,27 +177,27 @@ class ExecutionService:
     # -- ingest ---------------------------------------------------------------------------
     def ingest(self, pings: Sequence[object], now: datetime | None = None, *, refresh: bool = False,
                received_mono: float | None = None) -> IngestResult:
-        """Store a batch of raw pings and run the geofences; ``refresh`` recomputes ETAs right away.
+        """Validate, store and observe a batch of raw pings; ``refresh`` recomputes ETAs right away.
 
-        ``now``: the server clock (aware; default: the real one) used to refuse future timestamps.
+        ``now``: the server clock (aware; default: the real one) used to refuse future timestamps and
+        stamped as the pings' reception instant; ``received_mono``: ``time.monotonic()`` at reception (the
+        start of the ETA lag).
         """
         now = now or datetime.now(UTC)
         received = received_mono if received_mono is not None else time.monotonic()
+        checked = self.intake.validate(pings, now)
+        result = IngestResult.of(checked, self.intake.store(checked, now))
+        self.observe(checked.accepted, received)
+        if refresh:
+            self.refresh(now)
+        return result
+
+    def observe(self, pings: Sequence[Ping], received_mono: float) -> None:
+        """Stage 3: feed each vehicle's stored pings to its geofence in time order and mark it for the next
+        ETA refresh (``received_mono``: when the batch was received, ``time.monotonic()``)."""
         self._reload_stale()
-        known: dict[str, tuple[datetime, float, float, float | None] | None] = {}  # teleport references
-        for raw in pings:
-            vehicle_id = raw.get("vehicle_id") if isinstance(raw, dict) else None
-            state = self.vehicles.get(vehicle_id) if isinstance(vehicle_id, str) else None
-            if state is None:
-                continue
-            if (fix := state.last_fix) is not None:
-                known[state.vehicle_id] = (fix[0], fix[1], fix[2], None)
-            elif state.vehicle_id in self._stored_fix:
-                known[state.vehicle_id] = self._stored_fix[state.vehicle_id]
-        result: IngestResult = self.bus.handle(commands.RecordPositions(
-            at=now, pings=list(pings), settings=self.settings.pings, actor="system:ingest", known_fixes=known))
         by_vehicle: dict[str, list[Ping]] = {}
-        for p in result.stored:
+        for p in pings:
             by_vehicle.setdefault(p.vehicle_id, []).append(p)
         for vehicle_id, vp in by_vehicle.items():
             state = self._state(vehicle_id)
@@ -192,10 +205,7 @@ class ExecutionService:
                 continue
             for p in sorted(vp, key=lambda x: x.ts) if len(vp) > 1 else vp:
                 self._feed(state, p)
-            self._dirty[vehicle_id] = min(self._dirty.get(vehicle_id, received), received)
-        if refresh:
-            self.refresh(now)
-        return result
+            self._dirty[vehicle_id] = min(self._dirty.get(vehicle_id, received_mono), received_mono)
 
     def _feed(self, state: VehicleState, p: Ping) -> None:
         newer = state.last_fix is None or p.ts > state.last_fix[0]
@@ -301,8 +311,9 @@ class ExecutionService:
         if last is None or fix is None or s.recompute_min_change_s <= 0:
             return False
         at, lat, lng, next_index, driving, status = last
-        if (now - at).total_seconds() >= s.recompute_max_age_s or next_index != state.next_index \
-                or driving != (state.tracker.at_stop is None) or status != state.route.status.value:
+        if (now - at).total_seconds() >= s.recompute_max_age_s * _age_share(vehicle_id) \
+                or next_index != state.next_index or driving != (state.tracker.at_stop is None) \
+                or status != state.route.status.value:
             return False
         return distance_m(lat, lng, fix[1], fix[2]) * state.seconds_per_metre() * state.pace < s.recompute_min_change_s
 

@@ -137,18 +137,17 @@ class ReattemptOrder(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class RecordPositions(Command):
-    """Validate and store a batch of GPS pings (raw dicts, see :mod:`baton.execute.pings`).
+    """Store batches of GPS pings already validated at the edge (:func:`baton.execute.pings.validate_batch`).
 
-    Idempotent on (device, ts); refused pings are stored with their reason. Returns an
-    :class:`baton.execute.pings.IngestResult`. ``settings``: a
-    :class:`baton.execute.pings.PingSettings` (``None``: the defaults).
+    ``batches``: :class:`baton.execute.pings.Validated` batches, each with the aware instant the server
+    received it; all of them are written in one transaction. Idempotent on (device, ts); refused pings
+    are stored with their reason. ``latest``: the (ping, received at) whose vehicles' stored latest
+    position moves (``None``: the newest ping of each vehicle of ``batches``; see
+    :mod:`baton.execute.latest`). Returns a ``list[int]``: per batch, how many of its pings were new.
     """
 
-    pings: list[object]
-    settings: object | None = None
-    #: vehicle id → (ts, lat, lng, accuracy_m) the caller already knows (teleport reference; saves a read),
-    #: or ``None`` when the caller knows the vehicle has no stored position yet
-    known_fixes: dict[str, tuple[datetime, float, float, float | None] | None] = field(default_factory=dict)
+    batches: list[tuple[object, datetime]]
+    latest: list[tuple[object, datetime]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,7 +28,7 @@ from baton.execute.events import (
     ExceptionResolved,
     StopEtaChanged,
 )
-from baton.execute.pings import IngestResult, PingSettings, validate_batch
+from baton.execute.pings import Ping, Validated
 from baton.execute.records import ExceptionRecord, ExecutionRecords
 from baton.service_layer import commands
 from baton.service_layer.unit_of_work import AbstractUnitOfWork
@@ -49,26 +49,26 @@ def _records(uow: AbstractUnitOfWork) -> ExecutionRecords:
     return ExecutionRecords(session, org)
 
 
-def record_positions(cmd: commands.RecordPositions, uow: AbstractUnitOfWork, deps: Dependencies) -> IngestResult:
-    """Validate, store new pings (trail + latest position) and refused ones (with reasons)."""
-    settings = cmd.settings if isinstance(cmd.settings, PingSettings) else PingSettings()
+def record_positions(cmd: commands.RecordPositions, uow: AbstractUnitOfWork, deps: Dependencies) -> list[int]:
+    """Store validated batches (trail + latest position, refused pings with reasons) in one transaction;
+    returns how many pings of each batch were new (a re-sent ping is skipped, not an error)."""
+    groups: list[tuple[Validated, datetime]] = []
+    for batch, received_at in cmd.batches:
+        if not isinstance(batch, Validated):
+            raise TypeError(f"RecordPositions: expected Validated batches, got {type(batch).__name__}")
+        groups.append((batch, received_at))
     with uow:
         session, org = _session(uow)
         repo = PositionRepository(session, org)
-        known = cmd.known_fixes
-        vehicle_ids = {str(p.get("vehicle_id")) for p in cmd.pings if isinstance(p, dict) and p.get("vehicle_id")}
-        missing = [v for v in vehicle_ids if v not in known]
-        latest = {v: fix for v, fix in known.items() if fix is not None}
-        if missing:
-            latest.update(repo.latest_fixes(missing))
-        checked = validate_batch(cmd.pings, cmd.at, latest, settings)
-        inserted = repo.add_pings(checked.accepted, cmd.at)
-        repo.upsert_latest(checked.accepted, cmd.at)
-        repo.add_rejections(checked.rejected, cmd.at)
+        inserted = repo.add_pings([(b.accepted, at) for b, at in groups])
+        if cmd.latest is None:
+            repo.upsert_latest([(p, at) for b, at in groups for p in b.accepted])
+        else:
+            repo.upsert_latest([(p, at) for p, at in cmd.latest if isinstance(p, Ping)])
+        for b, at in groups:
+            repo.add_rejections(b.rejected, at)
         uow.commit()
-    duplicates = checked.duplicates + len(checked.accepted) - inserted
-    # a re-sent ping is harmless downstream: geofences and positions ignore fixes not newer than the last
-    return IngestResult(inserted, duplicates, checked.rejected, checked.accepted)
+    return inserted
 
 
 def record_stop_arrival(cmd: commands.RecordStopArrival, uow: AbstractUnitOfWork, deps: Dependencies) -> int | None:

@@ -1,8 +1,9 @@
 """Positions storage: the ping trail, latest position per vehicle, rejected pings.
 
-Bulk paths: pings are written with one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING``
-(SQLAlchemy's *insertmanyvalues* over psycopg 3 on PostgreSQL, executemany batches on SQLite in
-WAL mode), so a repeated (device, ts) is skipped, not an error: ingestion is idempotent. The latest
+Bulk paths: pings are written with a binary ``COPY`` into a staging table and ``INSERT ... SELECT ...
+ON CONFLICT DO NOTHING`` on PostgreSQL, ``executemany`` of ``INSERT OR IGNORE`` on SQLite in WAL mode,
+so a repeated (device, ts) is skipped, not an error: ingestion is idempotent. Several batches (groups)
+can be written in one call, each told how many of its pings were new. The latest
 position only moves forward in time (``ON CONFLICT DO UPDATE ... WHERE excluded.ts > ts``), so
 out-of-order pings land in the trail without rewinding the vehicle.
 """
@@ -68,57 +69,78 @@ class PositionRepository:
         self.session = session
         self.org_id = org_id
 
-    def add_pings(self, pings: Sequence[Ping], received_at: datetime) -> int:
-        """Insert pings, skipping (device, ts) already stored; returns how many were new.
+    def add_pings(self, groups: Sequence[tuple[Sequence[Ping], datetime]]) -> list[int]:
+        """Insert the pings of each group (``(pings, received_at)``), skipping (device, ts) already stored,
+        also by an earlier group of the same call; returns how many pings of each group were new.
 
-        PostgreSQL: ``COPY`` into a temporary staging table, then one ``INSERT ... SELECT ... ON CONFLICT
-        DO NOTHING``. SQLite: one ``executemany`` of ``INSERT OR IGNORE`` (the count comes from the
-        connection's change counter). Both bypass per-value ORM type processing: instants are written in
-        UTC exactly as :class:`~baton.adapters.orm.UtcDateTime` stores them.
+        PostgreSQL: one ``COPY`` of every group into a temporary staging table, then one ``INSERT ...
+        SELECT ... ON CONFLICT DO NOTHING`` per group (its row count is the group's share). SQLite: one
+        ``executemany`` of ``INSERT OR IGNORE`` per group (counted with the connection's change counter).
+        Both bypass per-value ORM type processing: instants are written in UTC exactly as
+        :class:`~baton.adapters.orm.UtcDateTime` stores them.
         """
-        if not pings:
-            return 0
+        counts = [0] * len(groups)
+        if not any(pings for pings, _ in groups):
+            return counts
         conn = self.session.connection()
         raw: Any = conn.connection.dbapi_connection
         if conn.dialect.name == "postgresql":
-            return self._copy_pings(raw, pings, received_at)
-        rows = [(self.org_id, p.device_id, _sqlite_ts(p.ts), p.vehicle_id, p.lat, p.lng, p.accuracy_m, p.speed_mps,
-                 p.heading_deg, _sqlite_ts(received_at)) for p in pings]
-        before = raw.total_changes
+            return self._copy_pings(raw, groups)
         cur = raw.cursor()
         try:
-            cur.executemany(
-                "INSERT OR IGNORE INTO position_pings (org_id, device_id, ts, vehicle_id, lat, lng, accuracy_m, "
-                "speed_mps, heading_deg, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            for k, (pings, received_at) in enumerate(groups):
+                received = _sqlite_ts(received_at)
+                rows = [(self.org_id, p.device_id, _sqlite_ts(p.ts), p.vehicle_id, p.lat, p.lng, p.accuracy_m,
+                         p.speed_mps, p.heading_deg, received) for p in pings]
+                before = raw.total_changes
+                cur.executemany(
+                    "INSERT OR IGNORE INTO position_pings (org_id, device_id, ts, vehicle_id, lat, lng, accuracy_m, "
+                    "speed_mps, heading_deg, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                counts[k] = int(raw.total_changes - before)
         finally:
             cur.close()
-        return int(raw.total_changes - before)
+        return counts
 
-    def _copy_pings(self, raw: Any, pings: Sequence[Ping], received_at: datetime) -> int:
+    def _copy_pings(self, raw: Any, groups: Sequence[tuple[Sequence[Ping], datetime]]) -> list[int]:
+        """PostgreSQL: ``COPY`` straight into the trail inside a savepoint (every ping new: the usual case);
+        when one was stored already, back to the savepoint and through the staging table."""
+        from psycopg.errors import UniqueViolation
+
         cols = "org_id, device_id, ts, vehicle_id, lat, lng, accuracy_m, speed_mps, heading_deg, received_at"
+        org = self.org_id
+        rows = [(org, p.device_id, p.ts, p.vehicle_id, p.lat, p.lng, p.accuracy_m, p.speed_mps, p.heading_deg,
+                 received_at, k) for k, (pings, received_at) in enumerate(groups) for p in pings]
+        try:
+            with raw.transaction(), raw.cursor() as cur:
+                copy_binary(cur, f"position_pings ({cols})", PING_COPY_TYPES, [r[:-1] for r in rows])
+            return [len(pings) for pings, _ in groups]
+        except UniqueViolation:
+            pass
+        counts = [0] * len(groups)
         with raw.cursor() as cur:
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS position_pings_stage "
-                        "(LIKE position_pings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-            copy_binary(cur, f"position_pings_stage ({cols})", PING_COPY_TYPES,
-                        [(self.org_id, p.device_id, p.ts, p.vehicle_id, p.lat, p.lng, p.accuracy_m, p.speed_mps,
-                          p.heading_deg, received_at) for p in pings])
-            cur.execute(f"INSERT INTO position_pings ({cols}) SELECT {cols} FROM position_pings_stage "
-                        "ON CONFLICT DO NOTHING")
-            inserted = int(cur.rowcount)
-            cur.execute("DELETE FROM position_pings_stage")
-        return inserted
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS position_pings_groups "
+                        "(LIKE position_pings INCLUDING DEFAULTS, group_no int4) ON COMMIT DELETE ROWS")
+            copy_binary(cur, f"position_pings_groups ({cols}, group_no)", (*PING_COPY_TYPES, "int4"), rows)
+            for k, (pings, _) in enumerate(groups):
+                if pings:
+                    cur.execute(f"INSERT INTO position_pings ({cols}) SELECT {cols} FROM position_pings_groups "
+                                "WHERE group_no = %s ON CONFLICT DO NOTHING", (k,))
+                    counts[k] = int(cur.rowcount)
+            cur.execute("DELETE FROM position_pings_groups")
+        return counts
 
-    def upsert_latest(self, pings: Sequence[Ping], received_at: datetime) -> None:
-        """Move each vehicle's latest position to its newest ping, never backwards in time.
+    def upsert_latest(self, rows: Sequence[tuple[Ping, datetime]]) -> None:
+        """Move each vehicle's latest position to its newest ping of ``rows`` (``(ping, received_at)``),
+        never backwards in time.
 
-        One ``executemany`` of ``INSERT ... ON CONFLICT (org_id, vehicle_id) DO UPDATE ... WHERE
-        excluded.ts > ts`` on the raw driver connection (psycopg 3 pipelines it).
+        PostgreSQL: ``COPY`` into a staging table, then one ``INSERT ... SELECT ... ON CONFLICT (org_id,
+        vehicle_id) DO UPDATE ... WHERE excluded.ts > ts``; SQLite: one ``executemany`` of the same upsert.
         """
-        newest: dict[str, Ping] = {}
-        for p in pings:
+        newest: dict[str, tuple[Ping, datetime]] = {}
+        for p, received_at in rows:
             cur = newest.get(p.vehicle_id)
-            if cur is None or p.ts > cur.ts:
-                newest[p.vehicle_id] = p
+            if cur is None or p.ts > cur[0].ts:
+                newest[p.vehicle_id] = (p, received_at)
         if not newest:
             return
         conn = self.session.connection()
@@ -131,14 +153,14 @@ class PositionRepository:
         sets = ", ".join(f"{c} = excluded.{c}" for c in cols[2:])
         sql = (f"INSERT INTO vehicle_positions ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))}) "
                f"ON CONFLICT (org_id, vehicle_id) DO UPDATE SET {sets} WHERE excluded.ts > vehicle_positions.ts")
-        rows = [(self.org_id, p.vehicle_id, p.device_id, ts(p.ts), p.lat, p.lng, p.accuracy_m, p.speed_mps,
-                 p.heading_deg, ts(received_at)) for p in newest.values()]
+        values = [(self.org_id, p.vehicle_id, p.device_id, ts(p.ts), p.lat, p.lng, p.accuracy_m, p.speed_mps,
+                   p.heading_deg, ts(received_at)) for p, received_at in newest.values()]
         if pg:
-            self._copy_latest(raw, rows, cols, sets)
+            self._copy_latest(raw, values, cols, sets)
             return
         cur = raw.cursor()
         try:
-            cur.executemany(sql, rows)
+            cur.executemany(sql, values)
         finally:
             cur.close()
 

@@ -88,12 +88,10 @@ def mount_execution(app: FastAPI, ctx: ApiContext, api_prefix: str) -> None:
             super().__init__(service)
             self.org_id = org_id
 
-        def ingest(self, pings: Sequence[object]) -> IngestResult:
-            result = super().ingest(pings)
+        def after_ingest(self, result: IngestResult) -> None:
             message = positions_message(result.stored, self.org_id)
             if message is not None and result.accepted:
                 ctx.pubsub.publish(ctx.channel(self.org_id), message)
-            return result
 
     app.state.execution = TenantRuntimes(lambda org_id: PublishingRuntime(ExecutionService(ctx.bus(org_id)), org_id))
     secured = APIRouter(prefix=f"{api_prefix}/execution", dependencies=[Depends(_execution_access)])
