@@ -1,5 +1,6 @@
 """Per-tenant execution runtimes over the real API: two organisations, each with a van called ``van-1``,
-post pings for their own van and both get ETAs; neither sees the other's positions, ETAs or exceptions."""
+post pings for their own van and both get ETAs; neither sees the other's positions, ETAs or exceptions.
+Also with the pings stored by one ingest process per organisation (``baton serve --ingest-process``)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from baton.execute.runtime import TenantRuntimes
 from test_api_support import Tenant, make_app, make_tenant, order_body, seed_fleet
 
 
-@pytest.fixture
-def two_orgs(db_url: str) -> Iterator[tuple[FastAPI, TestClient, Tenant, Tenant]]:
-    app = make_app(db_url, operator_org="acme")
+@pytest.fixture(params=[False, True], ids=["in-process", "ingest-process"])
+def two_orgs(db_url: str, request: pytest.FixtureRequest) -> Iterator[tuple[FastAPI, TestClient, Tenant, Tenant]]:
+    app = make_app(db_url, operator_org="acme", ingest_process=request.param)
     with TestClient(app) as client:
         tenants = []
         for org_id, lat in (("acme", -15.79), ("beta", -15.80)):
@@ -53,6 +54,8 @@ def test_each_organisation_gets_its_own_runtime_and_sees_only_its_own_data(
     assert runtimes.orgs() == ["acme", "beta"]
     acme_rt, beta_rt = runtimes.for_org("acme"), runtimes.for_org("beta")
     assert acme_rt is not beta_rt and acme_rt.service.uow.org_id == "acme" and beta_rt.service.uow.org_id == "beta"
+    separate = app.state.ctx.settings.ingest_process
+    assert acme_rt.stats()["ingest_process"] == beta_rt.stats()["ingest_process"] == separate
     for rt in (acme_rt, beta_rt):
         rt.refresh_now()
 

@@ -23,6 +23,10 @@ def serve(
                                                      "across them).")] = 1,
     database_url: DbOption = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    ingest_process: Annotated[bool, typer.Option(
+        "--ingest-process/--in-process-ingest",
+        help="Validate and store GPS pings in a separate process per organisation (BATON_INGEST_PROCESS; "
+             "~1.5x the pings/s, docs/benchmarks.md).")] = False,
 ) -> None:
     """Run the HTTP API (/api/v1, docs at /api/v1/docs) and the live dashboard (/) with uvicorn."""
     import uvicorn
@@ -33,6 +37,8 @@ def serve(
 
     url = database_url or default_url()
     os.environ["BATON_DATABASE_URL"] = url  # the worker processes build the app from the environment
+    if ingest_process:
+        os.environ["BATON_INGEST_PROCESS"] = "1"
     migrate(make_engine(url))
     resolve_secret_key()  # fail early in production without BATON_SECRET_KEY; create the dev key once
     if workers > 1 and not os.environ.get("BATON_REDIS_URL"):

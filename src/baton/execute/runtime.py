@@ -178,12 +178,14 @@ class ExecutionRuntime:
                 log.exception("ETA refresh failed")
 
     def stats(self) -> dict[str, Any]:
-        """Counters and ETA lag percentiles (ms) since start."""
+        """Counters and ETA lag percentiles (ms) since start; ``ingest_process``: pings are validated and
+        stored by the ingest process."""
         with self.lock:
             lags = list(self.service.lag_ms)
             c = self.counters
             return {"batches": c.batches, "accepted": c.accepted, "duplicates": c.duplicates,
                     "rejected": c.rejected, "vehicles_tracked": len(self.service.vehicles),
+                    "ingest_process": self._process is not None,
                     "ingest_busy_s": round(c.ingest_s, 3),
                     "refresh_passes": c.refresh_passes,
                     "refresh_busy_s": round(c.refresh_s, 3),

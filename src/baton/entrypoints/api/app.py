@@ -52,13 +52,14 @@ def create_app(
     redis_url: str | None = None,
     tiles_url: str | None = None,
     operator_org: str | None = None,
+    ingest_process: bool | None = None,
     travel: TravelTimeProvider | None = None,
     settings: ApiSettings | None = None,
 ) -> FastAPI:
     """Build the application on a migrated database.
 
     Arguments override the ``BATON_*`` environment (``BATON_DATABASE_URL``, ``BATON_SECRET_KEY``,
-    ``BATON_REDIS_URL``, ``BATON_TILES_URL``); ``settings`` replaces both.
+    ``BATON_REDIS_URL``, ``BATON_TILES_URL``, ``BATON_INGEST_PROCESS``); ``settings`` replaces both.
 
     Raises:
         baton.entrypoints.api.security.InsecureConfiguration: in production without ``BATON_SECRET_KEY``.
@@ -66,7 +67,7 @@ def create_app(
     """
     settings = settings or ApiSettings.from_env(database_url=database_url, secret_key=secret_key,
                                                 redis_url=redis_url, tiles_url=tiles_url,
-                                                operator_org=operator_org)
+                                                operator_org=operator_org, ingest_process=ingest_process)
     ctx = ApiContext.build(settings, travel)
 
     @asynccontextmanager

@@ -85,7 +85,7 @@ def mount_execution(app: FastAPI, ctx: ApiContext, api_prefix: str) -> None:
 
     class PublishingRuntime(ExecutionRuntime):
         def __init__(self, service: ExecutionService, org_id: str) -> None:
-            super().__init__(service)
+            super().__init__(service, ingest_process=ctx.settings.ingest_process)
             self.org_id = org_id
 
         def after_ingest(self, result: IngestResult) -> None:
