@@ -109,6 +109,9 @@ def test_the_ingest_process_validates_and_stores_and_the_tracker_observes(db_url
         with pytest.raises(BatchError) as too_many:
             runtime.ingest_body(json.dumps([pings[0]] * 5001).encode())
         assert too_many.value.status == 413
+        with bus.uow as uow:  # the stored latest position is checkpointed; a single-vehicle read is exact
+            assert uow.session is not None
+            assert PositionRepository(uow.session, uow.org_id).newest("V1").lat == -15.706  # type: ignore[union-attr]
         runtime.stop()  # the child flushes and stops; what it stored is there
         with bus.uow as uow:
             assert uow.session is not None

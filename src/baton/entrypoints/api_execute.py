@@ -119,7 +119,7 @@ def get_position(request: Request, vehicle_id: str) -> dict[str, Any]:
     uow = _runtime(request).service.uow
     with uow:
         assert uow.session is not None
-        found = PositionRepository(uow.session, uow.org_id).latest([vehicle_id]).get(vehicle_id)
+        found = PositionRepository(uow.session, uow.org_id).newest(vehicle_id)
     if found is None:
         raise HTTPException(404, f"vehicle_id: no position for {vehicle_id}")
     return _position(found)

@@ -66,9 +66,12 @@ class ExecutionSettings:
     retention_s: int = 7 * 24 * 3600
     route_lookup_ttl_s: float = 30.0
     #: in a server (:class:`~baton.execute.runtime.ExecutionRuntime`), each vehicle's *stored* latest position
-    #: moves at most once per this many seconds (the trail gets every ping at once; see
-    #: :mod:`baton.execute.latest`); :meth:`ExecutionService.ingest` always moves it
-    latest_every_s: float = 1.0
+    #: (``vehicle_positions``) moves at most once per this many seconds (the trail gets every ping at once,
+    #: and single-vehicle reads take the newer of both: ``PositionRepository.newest``; see
+    #: :mod:`baton.execute.latest`); :meth:`ExecutionService.ingest` always moves it. 5 s, the usual phone
+    #: ping interval: a fleet pinging more often does not rewrite that row with every ping (at 10,000 vans it
+    #: was the ingest path's bottleneck, docs/benchmarks.md ingest round 4)
+    latest_every_s: float = 5.0
 
 
 class ExecutionService:

@@ -170,5 +170,5 @@ def _position(uow: SqlAlchemyUnitOfWork, vehicle_id: str) -> tuple[float, float]
     except ImportError:  # pragma: no cover - execution area absent
         return None
     assert uow.session is not None
-    latest = PositionRepository(uow.session, uow.org_id).latest([vehicle_id]).get(vehicle_id)
+    latest = PositionRepository(uow.session, uow.org_id).newest(vehicle_id)
     return (latest.lat, latest.lng) if latest else None

@@ -206,6 +206,19 @@ class PositionRepository:
                 out[r.vehicle_id] = _position(r)
         return out
 
+    def newest(self, vehicle_id: str) -> Position | None:
+        """The vehicle's newest accepted position: the later of its stored latest position (checkpointed, see
+        :mod:`baton.execute.latest`) and the last point of its trail (written with every batch); ``None``
+        when it has neither."""
+        t = ox.position_pings
+        last = self.session.execute(select(t).where(t.c.org_id == self.org_id, t.c.vehicle_id == vehicle_id)
+                                    .order_by(t.c.ts.desc()).limit(1)).first()
+        stored = self.latest([vehicle_id]).get(vehicle_id)
+        if last is None:
+            return stored
+        point = _position(last)
+        return stored if stored is not None and stored.ts >= point.ts else point
+
     def trail(self, vehicle_id: str, since: datetime | None = None, until: datetime | None = None) -> list[Position]:
         """The vehicle's stored pings in time order, optionally within ``[since, until]``."""
         t = ox.position_pings
