@@ -2,7 +2,7 @@
 
 * :func:`insert_order`: cheapest feasible insertion over every route (a reload stop is added
   before the order when its parcel is at the depot and the vehicle has left), an insertion
-  leaving a stop at risk paying :data:`~baton.live.risk.RISK_COST`;
+  putting a stop at risk paying :data:`~baton.live.risk.RISK_COST`;
 * :func:`remove_order`: take an order off its route (cancellation, modification);
 * :func:`resequence`: relocation and 2-opt moves on a route's free stops (the pinned stop stays
   first), minimising lateness, then cost;
@@ -45,7 +45,8 @@ PER_ROUTE = 3
 class Insertion:
     """Where an order went: ``route_id``, its index among the route's open items, the timeline,
     the marginal ``added_cost`` and the ``penalty`` (:data:`~baton.live.risk.RISK_COST` when it
-    leaves a stop of the route at risk, else 0), both in the plan currency."""
+    puts a stop of the route at risk that was not, the new order included, else 0), both in the
+    plan currency."""
 
     route_id: str
     position: int
@@ -139,7 +140,8 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
     (default :data:`NEAR_ROUTES`) routes of ``route_ids`` (default: every route not broken down)
     passing closest to the order, each timed from where it differs from the route (and given up as
     soon as it cannot be chosen), and keeps the acceptable one with the least added cost plus
-    :data:`~baton.live.risk.RISK_COST` when it leaves a stop of the route at risk. ``bases``
+    :data:`~baton.live.risk.RISK_COST` when it puts a stop of the route at risk (the new order
+    included) that was not before. ``bases``
     caches the routes' current timelines across calls made within one event (slowdowns unchanged).
     Returns the :class:`Insertion`, or a reason (``str``) when no route can take the order; the
     order is then in ``plan.unassigned`` with that reason.
@@ -162,6 +164,7 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
     cache: BaseCache = {} if bases is None else bases
     best: Insertion | None = None
     rejected: tuple[LiveRoute, list[str]] | None = None  # the first trial refused (it broke a rule)
+    risky: dict[str, set[str]] = {}  # per route, the stops at risk before the insertion
     for k, (_, _, route, pos, reload) in enumerate(cands[:n_cand * 3]):
         if best is not None and k >= n_cand:
             break
@@ -177,7 +180,9 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
                 rejected = (route, items)
             continue
         added = trial.cost - base.cost
-        penalty = RISK_COST if at_risk(plan, route, trial) else 0.0
+        if route.id not in risky:
+            risky[route.id] = set(at_risk(plan, route, base))
+        penalty = RISK_COST if not set(at_risk(plan, route, trial)) <= risky[route.id] else 0.0
         if best is None or added + penalty < best.total:
             best = Insertion(route.id, pos, trial, added, penalty)
     if best is None:

@@ -16,8 +16,10 @@ Stops at risk are late, or on time with less slack than their time ahead calls f
    carries the parcel). An order none of whose windows is still open is not retried.
 
 The pinned stop (the one a driver is driving to) and the stops done are never moved. An order
-that cannot be placed stays in ``plan.unassigned`` with its reason: nothing is dropped. A second
-pass on an unchanged plan changes nothing (each change must strictly improve the score).
+that cannot be placed stays in ``plan.unassigned`` with its reason: nothing is dropped. Every
+change strictly improves the score, so passes on an unchanged plan reach a fixed point (a pass
+that changes nothing); one pass usually gets there, a route whose re-sequencing used up its
+rounds may improve further at the next.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from baton.live.model import LivePlan, LiveRoute, Score, Timeline, evaluate, sco
 from baton.live.ops import Insertion, _drop_idle_reloads, insert_order, resequence
 from baton.live.risk import RISK_COST, at_risk
 
-#: Route timings the re-sequencing may spend per route with stops at risk.
+#: Route timings one round of re-sequencing may spend on a route with stops at risk, and rounds
+#: at most (a round that improves nothing ends it).
 RESCUE_EVALS = 400
+RESCUE_ROUNDS = 4
 #: Stops moved to another van at most per pass.
 RESCUE_MOVES = 40
 
@@ -73,12 +77,15 @@ def rescue(plan: LivePlan, now_s: int, retry: Collection[str] | None = None) -> 
         risky[route.id] = at_risk(plan, route, t)
         keys[route.id] = rescue_key(plan, route, t)
     out.before = sum(len(v) for v in risky.values())
-    # 1. re-sequence
+    # 1. re-sequence, round after round while it improves
     for route in _live(plan):
-        if risky[route.id] and len(route.free) > 1 and resequence(
-                plan, route, RESCUE_EVALS, key=partial(rescue_key, plan, route), urgent=risky[route.id]):
-            out.resequenced.append(route.id)
-            out.changed.add(route.id)
+        for _ in range(RESCUE_ROUNDS):
+            if not (risky[route.id] and len(route.free) > 1 and resequence(
+                    plan, route, RESCUE_EVALS, key=partial(rescue_key, plan, route), urgent=risky[route.id])):
+                break
+            if route.id not in out.changed:
+                out.resequenced.append(route.id)
+                out.changed.add(route.id)
             t = evaluate(plan, route)
             risky[route.id], keys[route.id] = at_risk(plan, route, t), rescue_key(plan, route, t)
     # 2. move stops still at risk to another van

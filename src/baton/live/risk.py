@@ -3,7 +3,8 @@ closes for how far ahead they are (the same uncertainty as the delay notices' ma
 :func:`baton.live.notices.margin_s`: 10 min at the door, +12 min per hour ahead, at most 45 min).
 
 The fast path (:func:`baton.live.ops.insert_order`) adds :data:`RISK_COST` to an insertion that
-leaves any stop of its route at risk, so that new work goes to routes with room; the rescue pass
+puts a stop of its route at risk (the new order included) that was not before, so that new work
+goes to routes with room; the rescue pass
 (:mod:`baton.live.rescue`) re-sequences and moves stops to take them out of risk.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from baton.live.model import RELOAD, LivePlan, LiveRoute, Timeline
 from baton.live.notices import margin_s
 
-#: Penalty (plan currency, BRL on the bundled day) on an insertion that leaves a stop of its route at
+#: Penalty (plan currency, BRL on the bundled day) on an insertion that puts a stop of its route at
 #: risk (see the module docstring); also what one stop at risk weighs in the rescue's route score.
 RISK_COST = 40.0
 
