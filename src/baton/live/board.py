@@ -109,6 +109,7 @@ class LiveBoard:
                 shift_end_s=crew.latest_end_s, max_end_s=begin + crew.max_working_s, loading_s=crew.loading_s,
                 capacity=demand_units(crew.vehicle.capacity), speed_factor=crew.vehicle.speed_factor,
                 per_km=crew.vehicle.costs.per_km, per_hour=crew.vehicle.costs.per_hour,
+                per_day=crew.vehicle.costs.fixed_per_day,
                 capabilities=crew.capabilities, break_after_s=rule.after_work_s if rule else 0,
                 break_s=rule.duration_s if rule else 0, position=depot_pt, ready_s=begin + crew.loading_s,
                 seg_start_s=begin,

@@ -225,6 +225,8 @@ def evaluate(plan: LivePlan, route: LiveRoute, items: Sequence[str] | None = Non
         issues.append((None, f"route of {route.vehicle_id} would exceed the working time"))
     dist += metres
     cost = route.per_km * dist / 1000 + route.per_hour * max(0, end_s - ready) / 3600
+    if seq and at_depot_unstarted and not route.done:  # the vehicle is used today: its day starts
+        cost += route.per_day + route.per_hour * max(0, ready - route.begin_s) / 3600
     return Timeline(tuple(visits), tuple(breaks), end_s, metres, secs, tuple(issues), late_total, cost,
                     tuple(marks), stamp)
 

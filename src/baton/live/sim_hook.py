@@ -31,6 +31,7 @@ def periodic_improve(sim: Any, t: int) -> None:
     _last[sim] = t
     sim.handle(commands.ImproveLivePlan(at=sim.at(t), seconds=SAFETY_S, max_iterations=ITERATIONS,
                                         seed=sim.cfg.seed))
+    rescue(sim, t)
 
 
 def rescue(sim: Any, t: int) -> None:

@@ -49,7 +49,8 @@ class LiveOrder:
 class LiveRoute:
     """One vehicle's day, live. Times are clock seconds, costs in the plan currency.
 
-    ``position``/``ready_s``: where the vehicle is and when it is free there; ``seg_start_s`` when
+    ``per_day``: the vehicle's fixed cost for a day it is used (plan currency). ``position``/``ready_s``:
+    where the vehicle is and when it is free there; ``seg_start_s`` when
     the current stretch of work began (for breaks); ``traffic`` the vehicle's own factor on its
     travel times learnt from its observed progress, on top of the plan's city-wide pace
     (:attr:`LivePlan.pace`; 1.0 = as the city runs).
@@ -71,6 +72,7 @@ class LiveRoute:
     capabilities: frozenset[str]
     break_after_s: int = 0
     break_s: int = 0
+    per_day: float = 0.0
     position: int = 0
     ready_s: int = 0
     seg_start_s: int = 0
@@ -132,7 +134,9 @@ class Timeline:
     """A route's open part from now: ``visits``, ``breaks`` ``(after_visits, start_s, end_s)``,
     return at ``end_s`` after ``return_m``/``return_s``. ``issues`` lists hard-rule violations as
     ``(item or None, message)``; ``late_s`` the total lateness; ``cost`` = km x per_km + hours
-    from now to the return x per_hour (plan currency). ``marks[k]``: the timing's state before
+    from now to the return x per_hour, + for a vehicle not yet used today (not started, nothing
+    done) given work, what using it costs: per_day + per_hour x the hours from its shift start to
+    now (plan currency). ``marks[k]``: the timing's state before
     position ``k`` (``marks[len(visits)]`` before the return), for incremental re-timing;
     ``stamp``: the route state it was computed for."""
 
