@@ -1,10 +1,11 @@
 """The simulator's hooks for the background work of live re-planning, under the ``baton`` policy.
 
 Every :data:`EVERY_S` simulated seconds the simulation sends
-:class:`~baton.service_layer.commands.ImproveLivePlan` through the message bus, as a worker
-would (one call in :mod:`baton.simulate.engine`); and :func:`rescue` sends
-:class:`~baton.service_layer.commands.RescueLivePlan` after dispatch (07:30) and after every
-traffic incident and breakdown of the scenario (:mod:`baton.simulate.disruptions`). The
+:class:`~baton.service_layer.commands.ImproveLivePlan` then
+:class:`~baton.service_layer.commands.RescueLivePlan` through the message bus, as a worker
+would (one call in :mod:`baton.simulate.engine`); :func:`rescue` also sends the rescue after
+dispatch (07:30) and after every traffic incident and breakdown of the scenario
+(:mod:`baton.simulate.disruptions`). The
 improvement is bounded by :data:`ITERATIONS` PyVRP iterations (not wall time), so the same seed
 gives the same day whatever the machine's load; :data:`SAFETY_S` caps its wall time.
 """
