@@ -247,12 +247,13 @@ class RequestCustomerNotifications(Command):
 @dataclass(frozen=True, kw_only=True)
 class StartLive(Command):
     """Load the current plan into the live board and publish every route with ETAs (idle vans
-    get an empty route they can be given work on). The plan's unassigned orders (the morning
-    plan's leftovers) are inserted by the fast path, most urgent window first, when the board is
-    in ``baton`` mode or ``insert_unassigned`` is set (then it builds a whole plan by insertion,
-    no solver); those still infeasible stay unassigned with a reason."""
+    get an empty route they can be given work on). ``insert_unassigned``: insert the plan's
+    unassigned orders by the fast path, most urgent window first (``None``, the default: in
+    ``baton`` mode, the morning plan's leftovers; ``True``: always, e.g. to build a whole plan by
+    insertion, no solver; ``False``: never, e.g. orders held for dispatch waves); those still
+    infeasible stay unassigned with a reason."""
 
-    insert_unassigned: bool = False
+    insert_unassigned: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -175,7 +175,8 @@ def start_live(cmd: commands.StartLive, uow: AbstractUnitOfWork, deps: Dependenc
         return 0
     with uow:
         plan = board.load(uow)
-        if (cmd.insert_unassigned or board.mode == "baton") and plan.unassigned:
+        insert = board.mode == "baton" if cmd.insert_unassigned is None else cmd.insert_unassigned
+        if insert and plan.unassigned:
             # the morning plan's leftovers: the fast path tries them again, most urgent window first
             todo = sorted(plan.unassigned, key=lambda o: (max((late for _, late in plan.orders[o].windows),
                                                                default=0), o))
