@@ -131,6 +131,14 @@ class LegTiming(NamedTuple):
     least_arrival: Callable[[int, int, int], int]
 
 
+#: Legs the city-wide pace remembers, legs seen before it applies, its bounds and rounding step.
+PACE_LEGS = 200
+PACE_MIN_LEGS = 20
+PACE_MIN = 0.85
+PACE_MAX = 1.5
+PACE_STEP = 0.01
+
+
 @dataclass
 class CityPace:
     """The city-wide travel factor learnt from observed progress: over the last :data:`PACE_LEGS`
@@ -151,18 +159,9 @@ class CityPace:
         if len(self.legs) < PACE_MIN_LEGS:
             return False
         ratio = sum(t for _, t in self.legs) / sum(e for e, _ in self.legs)
-        new = round(min(PACE_MAX, max(PACE_MIN, ratio)) / PACE_STEP) * PACE_STEP
-        new = round(new, 4)
+        new = round(round(min(PACE_MAX, max(PACE_MIN, ratio)) / PACE_STEP) * PACE_STEP, 4)
         changed, self.factor = new != self.factor, new
         return changed
-
-
-#: Legs the city-wide pace remembers, legs seen before it applies, its bounds and rounding step.
-PACE_LEGS = 200
-PACE_MIN_LEGS = 20
-PACE_MIN = 0.85
-PACE_MAX = 1.5
-PACE_STEP = 0.01
 
 
 def least_factor(slowdowns: Sequence[Slowdown], traffic: float, ready_s: int, vehicle_id: str) -> float:
