@@ -15,6 +15,7 @@ from baton.domain.plan import StopKind
 from baton.domain.values import Address, LatLng, TimeWindow
 from baton.live.model import RELOAD, evaluate
 from baton.live.ops import Insertion
+from baton.live.risk import RISK_COST, at_risk
 from baton.planning.check import check_plan
 from baton.planning.mapping import problem_matrices
 from baton.planning.problem import PlanningProblem
@@ -70,7 +71,8 @@ def test_new_order_is_inserted_cheapest_feasible_and_the_plan_stays_feasible(db_
     assert order.status in (OrderStatus.PLANNED, OrderStatus.DISPATCHED)
     assert _check(bus, day) == []
     assert "live.order_inserted" in _names(bus) and "live.route_replanned" in _names(bus)
-    # no other place on any route is both feasible and cheaper (brute force over every position)
+    # no other place on any route is both feasible and cheaper, counting the at-risk penalty
+    # (brute force over every position)
     plan = board.plan
     assert plan is not None
     for r in plan.routes.values():
@@ -79,7 +81,8 @@ def test_new_order_is_inserted_cheapest_feasible_and_the_plan_stays_feasible(db_
         for pos in range(len(items) + 1):
             trial = evaluate(plan, r, [*items[:pos], "LIVE-1", *items[pos:]])
             if trial.feasible and base.feasible:
-                assert trial.cost - base.cost >= result.added_cost - 1e-6
+                penalty = RISK_COST if not set(at_risk(plan, r, trial)) <= set(at_risk(plan, r, base)) else 0.0
+                assert trial.cost - base.cost + penalty >= result.total - 1e-6
 
 
 def test_infeasible_new_order_is_left_unassigned_with_a_reason_and_the_customer_told(

@@ -109,6 +109,7 @@ class LiveBoard:
                 shift_end_s=crew.latest_end_s, max_end_s=begin + crew.max_working_s, loading_s=crew.loading_s,
                 capacity=demand_units(crew.vehicle.capacity), speed_factor=crew.vehicle.speed_factor,
                 per_km=crew.vehicle.costs.per_km, per_hour=crew.vehicle.costs.per_hour,
+                per_day=crew.vehicle.costs.fixed_per_day,
                 capabilities=crew.capabilities, break_after_s=rule.after_work_s if rule else 0,
                 break_s=rule.duration_s if rule else 0, position=depot_pt, ready_s=begin + crew.loading_s,
                 seg_start_s=begin,
@@ -164,16 +165,33 @@ class LiveBoard:
         self._pin_next(route)
 
     def arrived(self, route_id: str, order_id: str, at: datetime) -> None:
-        """Learn the vehicle's speed from the leg just driven (per-vehicle traffic factor)."""
+        """Learn from the leg just driven. ``baton`` mode: the city-wide pace
+        (:class:`~baton.live.traffic.CityPace`, every vehicle's legs) and the vehicle's own factor on
+        top of it, both against what the plan expected (matrix x the reported slowdowns in force
+        when the leg began); an arrival at the very start of one of the order's windows is not
+        learnt from (the driver may have waited at the door). ``manual`` mode (the baseline, as
+        documented): the vehicle's factor alone, against the matrix."""
         plan, route = self._plan(), self._route(route_id)
         if order_id not in plan.orders:
             return
-        _, secs = plan.geo.leg(route.position, plan.orders[order_id].point)
-        took = self.clock(at) - route.ready_s
-        if secs > 120 and took > 0:
+        order = plan.orders[order_id]
+        _, secs = plan.geo.leg(route.position, order.point)
+        now = self.clock(at)
+        took = now - route.ready_s
+        if secs <= 120 or took <= 0:
+            return
+        if self.mode != "baton":
             ratio = took / (secs / route.speed_factor)
             if 0.5 <= ratio <= 2.5:
                 route.traffic = 0.7 * route.traffic + 0.3 * ratio
+            return
+        if any(lo == now for lo, _ in order.windows):
+            return
+        timing = plan.traffic.timing(plan.slowdowns, 1.0, route.ready_s, route.vehicle_id, 1.0)
+        expected = secs / route.speed_factor * timing.factor(order.point, route.ready_s)
+        if 0.5 <= took / expected <= 2.5:
+            plan.pace.observe(expected, took)
+            route.traffic = 0.7 * route.traffic + 0.3 * took / (expected * plan.pace.factor)
 
     def departed(self, route_id: str, order_id: str, at: datetime, delivered: bool) -> None:
         """The vehicle left ``order_id``'s stop: it is done (frozen); the next stop is pinned."""

@@ -159,6 +159,23 @@ class LivePlanImproved(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LivePlanRescued(Event):
+    """A rescue pass ran (:mod:`baton.live.rescue`): ``resequenced`` route ids, ``moved`` order id →
+    new route id, ``inserted`` formerly unassigned order id → route id, ``unassigned`` order id →
+    reason (still without a route), stops at risk over the plan before and after."""
+
+    name: ClassVar[str] = "live.plan_rescued"
+    aggregate: ClassVar[str] = "plan"
+    plan_id: str
+    resequenced: list[str]
+    moved: dict[str, str]
+    inserted: dict[str, str]
+    unassigned: dict[str, str]
+    at_risk_before: int
+    at_risk_after: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class WaveReleased(Event):
     """A dispatch wave was decided (:mod:`baton.live.waves`): ``released`` orders left on
     ``route_ids`` (idle vans at the depot), ``postponed`` wait for a later wave; ``reasons`` gives
@@ -178,6 +195,7 @@ class WaveReleased(Event):
 
 
 for _cls in (BreakTaken, ReloadDone, OrderInserted, OrderLeftUnassigned, OrderReassigned, RouteReplanned,
-             TrafficReported, VehicleBrokeDown, DelayNotified, DelayResolved, LivePlanImproved, WaveReleased):
+             TrafficReported, VehicleBrokeDown, DelayNotified, DelayResolved, LivePlanImproved, LivePlanRescued,
+             WaveReleased):
     EVENT_TYPES[_cls.name] = _cls
 

@@ -147,7 +147,7 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
     factors: dict[float, int] = {}
     profile: dict[str, int] = {}
     for r in routes:
-        f = round(max(0.05, r.traffic / r.speed_factor) * 20) / 20
+        f = round(max(0.05, plan.factor_of(r) / r.speed_factor) * 20) / 20
         profile[r.id] = factors.setdefault(f, len(factors))
     durations = [dur if f == 1.0 else np.ceil(dur * f - 1e-9).astype(np.int64) for f in factors]
 

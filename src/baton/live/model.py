@@ -101,7 +101,8 @@ def evaluate(plan: LivePlan, route: LiveRoute, items: Sequence[str] | None = Non
     """
     seq = list(route.open_items if items is None else items)
     orders, onboard = plan.orders, route.onboard
-    stamp = (route.position, route.ready_s, route.seg_start_s, route.started, route.traffic, route.speed_factor,
+    learnt = plan.factor_of(route)
+    stamp = (route.position, route.ready_s, route.seg_start_s, route.started, learnt, route.speed_factor,
              route.depot, route.end_depot, route.break_s, route.break_after_s, len(onboard), plan.reload_s,
              tuple(plan.slowdowns))
     at_depot_unstarted = not route.started
@@ -126,7 +127,7 @@ def evaluate(plan: LivePlan, route: LiveRoute, items: Sequence[str] | None = Non
             late_total, late_n, dist = m.late_s, m.late_n, m.metres
             issues, visits = list(base.issues[:m.issues]), list(base.visits[:start])
             breaks, marks = list(base.breaks[:m.breaks]), list(base.marks[:start])
-    timing = plan.traffic.timing(plan.slowdowns, route.traffic, route.ready_s, route.vehicle_id, route.speed_factor)
+    timing = plan.traffic.timing(plan.slowdowns, learnt, route.ready_s, route.vehicle_id, route.speed_factor)
     factor, speed_factor, ready = timing.factor, route.speed_factor, route.ready_s
     # the legs still to drive: legs[k - start] leads to position k (k == len(seq): the return)
     points = [route.depot if x == RELOAD else orders[x].point for x in seq[start:]]
@@ -224,6 +225,8 @@ def evaluate(plan: LivePlan, route: LiveRoute, items: Sequence[str] | None = Non
         issues.append((None, f"route of {route.vehicle_id} would exceed the working time"))
     dist += metres
     cost = route.per_km * dist / 1000 + route.per_hour * max(0, end_s - ready) / 3600
+    if seq and at_depot_unstarted and not route.done:  # the vehicle is used today: its day starts
+        cost += route.per_day + route.per_hour * max(0, ready - route.begin_s) / 3600
     return Timeline(tuple(visits), tuple(breaks), end_s, metres, secs, tuple(issues), late_total, cost,
                     tuple(marks), stamp)
 
@@ -247,7 +250,7 @@ def _rest(plan: LivePlan, route: LiveRoute, seq: list[str], start: int, t: int,
     every metre left, and every service plus every leg at the least factor it can get (from any
     later clock too); no lateness known."""
     orders, n = plan.orders, len(seq) - start
-    least = least_factor(plan.slowdowns, route.traffic, route.ready_s, route.vehicle_id)
+    least = least_factor(plan.slowdowns, plan.factor_of(route), route.ready_s, route.vehicle_id)
     sf = route.speed_factor
     rest_m, rest_s = [0] * (n + 1), [0] * (n + 1)
     rest_m[n], rest_s[n] = legs[n][0], scaled(legs[n][1], sf, least)

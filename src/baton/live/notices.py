@@ -2,9 +2,9 @@
 promised window, once per delay episode (pure: no I/O; the handlers record the events).
 
 **Prediction.** A stop's ETA on the live plan (:func:`baton.live.model.evaluate`: matrix legs x the
-area slowdowns x the vehicle's learnt factor) is a point estimate. What is still to drive before it
-is uncertain, and more so the further away it is: the leg times carry a shared bias that the
-vehicle's factor has not learnt yet, reported slowdowns come and go, and re-planning moves stops
+area slowdowns x the city-wide pace and the vehicle's learnt factor) is a point estimate. What is
+still to drive before it is uncertain, and more so the further away it is: the leg times carry a shared bias that the
+learnt factors have not caught yet, reported slowdowns come and go, and re-planning moves stops
 within their windows. The noise model, fixed and independent of any scenario, is an upper bound
 
     upper = arrival + min(MARGIN_CAP_S, MARGIN_FLOOR_S + MARGIN_RATE x (arrival - now))

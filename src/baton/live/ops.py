@@ -1,7 +1,8 @@
 """The fast path: repair the live plan in milliseconds after an event.
 
 * :func:`insert_order`: cheapest feasible insertion over every route (a reload stop is added
-  before the order when its parcel is at the depot and the vehicle has left);
+  before the order when its parcel is at the depot and the vehicle has left), an insertion
+  putting a stop at risk paying :data:`~baton.live.risk.RISK_COST`;
 * :func:`remove_order`: take an order off its route (cancellation, modification);
 * :func:`resequence`: relocation and 2-opt moves on a route's free stops (the pinned stop stays
   first), minimising lateness, then cost;
@@ -19,11 +20,13 @@ routes it changed.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from baton.live.model import RELOAD, Cutoff, LivePlan, LiveRoute, Timeline, evaluate, score
+from baton.live.model import RELOAD, Cutoff, LivePlan, LiveRoute, Score, Timeline, evaluate, score
+from baton.live.risk import RISK_COST, at_risk
 
 #: Places timed per insertion, smallest detours first.
 CANDIDATES = 16
@@ -40,13 +43,21 @@ PER_ROUTE = 3
 
 @dataclass(frozen=True)
 class Insertion:
-    """Where an order went: ``route_id``, its index among the route's open items, the timeline
-    and the marginal ``added_cost`` (plan currency)."""
+    """Where an order went: ``route_id``, its index among the route's open items, the timeline,
+    the marginal ``added_cost`` and the ``penalty`` (:data:`~baton.live.risk.RISK_COST` when it
+    puts a stop of the route at risk that was not, the new order included, else 0), both in the
+    plan currency."""
 
     route_id: str
     position: int
     timeline: Timeline
     added_cost: float
+    penalty: float = 0.0
+
+    @property
+    def total(self) -> float:
+        """What the choice between places minimises: ``added_cost + penalty``."""
+        return self.added_cost + self.penalty
 
 
 def acceptable(base: Timeline, new: Timeline) -> bool:
@@ -128,7 +139,9 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
     Tries the ``candidates`` (default :data:`CANDIDATES`) smallest detours over the ``near_routes``
     (default :data:`NEAR_ROUTES`) routes of ``route_ids`` (default: every route not broken down)
     passing closest to the order, each timed from where it differs from the route (and given up as
-    soon as it cannot be chosen), and keeps the cheapest acceptable one. ``bases``
+    soon as it cannot be chosen), and keeps the acceptable one with the least added cost plus
+    :data:`~baton.live.risk.RISK_COST` when it puts a stop of the route at risk (the new order
+    included) that was not before. ``bases``
     caches the routes' current timelines across calls made within one event (slowdowns unchanged).
     Returns the :class:`Insertion`, or a reason (``str``) when no route can take the order; the
     order is then in ``plan.unassigned`` with that reason.
@@ -151,6 +164,7 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
     cache: BaseCache = {} if bases is None else bases
     best: Insertion | None = None
     rejected: tuple[LiveRoute, list[str]] | None = None  # the first trial refused (it broke a rule)
+    risky: dict[str, set[str]] = {}  # per route, the stops at risk before the insertion
     for k, (_, _, route, pos, reload) in enumerate(cands[:n_cand * 3]):
         if best is not None and k >= n_cand:
             break
@@ -158,7 +172,7 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
         base = _base(plan, route, cache)
         # give up a trial as soon as it is sure to be refused (see acceptable) or to cost more than
         # the best so far (the margin leaves ties to the exact comparison below)
-        most = math.inf if best is None else base.cost + best.added_cost + 1e-6
+        most = math.inf if best is None else base.cost + best.total + 1e-6
         limit = Cutoff(score=(0, 0, most)) if base.feasible else Cutoff(late_s=base.late_s, cost=most)
         trial = evaluate(plan, route, items, base=base, cutoff=limit)
         if trial is None or any(i == order_id for i, _ in trial.issues) or not acceptable(base, trial):
@@ -166,8 +180,11 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
                 rejected = (route, items)
             continue
         added = trial.cost - base.cost
-        if best is None or added < best.added_cost:
-            best = Insertion(route.id, pos, trial, added)
+        if route.id not in risky:
+            risky[route.id] = set(at_risk(plan, route, base))
+        penalty = RISK_COST if not set(at_risk(plan, route, trial)) <= risky[route.id] else 0.0
+        if best is None or added + penalty < best.total:
+            best = Insertion(route.id, pos, trial, added, penalty)
     if best is None:
         first_issue = evaluate(plan, *rejected).issues[0][1] if rejected else None
         return _unassign(plan, order_id, f"no feasible route: {first_issue or 'no room'}")
@@ -238,15 +255,19 @@ def remove_order(plan: LivePlan, order_id: str) -> str | None:
     return route.id
 
 
-def resequence(plan: LivePlan, route: LiveRoute, max_evals: int = 300, current: Timeline | None = None) -> bool:
+def resequence(plan: LivePlan, route: LiveRoute, max_evals: int = 300, current: Timeline | None = None,
+               key: Callable[[Timeline], Score] = score, urgent: Sequence[str] = ()) -> bool:
     """Improve the order of ``route``'s free stops, keeping the pinned stop first: first each late
-    stop is tried at every earlier position, then single-stop relocations and segment reversals,
-    first improvement, within ``max_evals`` timings. The key is (broken rules, lateness + cost).
-    ``current``: the route's timeline as it stands, when known. Returns True when the sequence changed."""
+    stop (and each of ``urgent``) is tried at every earlier position, then single-stop relocations
+    and segment reversals, first improvement, within ``max_evals`` timings. The ``key`` is
+    (broken rules, lateness + cost) by default (:func:`~baton.live.model.score`); another key must
+    have the same first two parts and a third part no less than ``score``'s (the timings' cutoff
+    relies on it). ``current``: the route's timeline as it stands, when known. Returns True when
+    the sequence changed."""
     fixed = [route.pinned] if route.pinned else []
     free = list(route.free)
     best = evaluate(plan, route) if current is None else current
-    best_key, changed, evals = score(best), False, 0
+    best_key, changed, evals = key(best), False, 0
     n = len(free)
 
     def attempt(trial: list[str]) -> bool:
@@ -254,12 +275,13 @@ def resequence(plan: LivePlan, route: LiveRoute, max_evals: int = 300, current: 
         evals += 1
         # re-timed from the first moved stop; given up as soon as it cannot beat the best
         t = evaluate(plan, route, fixed + trial, base=best, cutoff=Cutoff(score=best_key))
-        if t is not None and score(t) < best_key:
-            free, best, best_key = trial, t, score(t)
+        if t is not None and key(t) < best_key:
+            free, best, best_key = trial, t, key(t)
             return True
         return False
 
     late_first = [v.item for v in best.visits if v.late_s > 0 and v.item in free]
+    late_first += [x for x in urgent if x in free and x not in late_first]
     moves: list[tuple[int, int, bool]] = []
     for item in late_first:
         i = free.index(item)

@@ -1,9 +1,13 @@
-"""The simulator's hook for the background improvement (one call in :mod:`baton.simulate.engine`).
+"""The simulator's hooks for the background work of live re-planning, under the ``baton`` policy.
 
-Every :data:`EVERY_S` simulated seconds, under the ``baton`` policy, the simulation sends
-:class:`~baton.service_layer.commands.ImproveLivePlan` through the message bus, as a worker
-would. The search is bounded by :data:`ITERATIONS` PyVRP iterations (not wall time), so the
-same seed gives the same day whatever the machine's load; :data:`SAFETY_S` caps its wall time.
+Every :data:`EVERY_S` simulated seconds the simulation sends
+:class:`~baton.service_layer.commands.ImproveLivePlan` then
+:class:`~baton.service_layer.commands.RescueLivePlan` through the message bus, as a worker
+would (one call in :mod:`baton.simulate.engine`); :func:`rescue` also sends the rescue after
+dispatch (07:30) and after every traffic incident and breakdown of the scenario
+(:mod:`baton.simulate.disruptions`). The
+improvement is bounded by :data:`ITERATIONS` PyVRP iterations (not wall time), so the same seed
+gives the same day whatever the machine's load; :data:`SAFETY_S` caps its wall time.
 """
 
 from __future__ import annotations
@@ -28,3 +32,10 @@ def periodic_improve(sim: Any, t: int) -> None:
     _last[sim] = t
     sim.handle(commands.ImproveLivePlan(at=sim.at(t), seconds=SAFETY_S, max_iterations=ITERATIONS,
                                         seed=sim.cfg.seed))
+    rescue(sim, t)
+
+
+def rescue(sim: Any, t: int) -> None:
+    """Run the rescue pass (:mod:`baton.live.rescue`) at ``t`` (simulated clock s), ``baton`` only."""
+    if sim.cfg.policy == "baton":
+        sim.handle(commands.RescueLivePlan(at=sim.at(t)))

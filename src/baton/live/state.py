@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from baton.live.geo import Geo
-from baton.live.traffic import Slowdown, SlowdownMemo
+from baton.live.traffic import CityPace, Slowdown, SlowdownMemo
 
 RELOAD = "@reload"
 #: Seconds a reload stop at the depot takes when the depot has no loading time.
@@ -49,9 +49,11 @@ class LiveOrder:
 class LiveRoute:
     """One vehicle's day, live. Times are clock seconds, costs in the plan currency.
 
-    ``position``/``ready_s``: where the vehicle is and when it is free there; ``seg_start_s`` when
-    the current stretch of work began (for breaks); ``traffic`` the factor on its travel times
-    learnt from its observed progress (1.0 = as the matrix says).
+    ``per_day``: the vehicle's fixed cost for a day it is used (plan currency). ``position``/``ready_s``:
+    where the vehicle is and when it is free there; ``seg_start_s`` when
+    the current stretch of work began (for breaks); ``traffic`` the vehicle's own factor on its
+    travel times learnt from its observed progress, on top of the plan's city-wide pace
+    (:attr:`LivePlan.pace`; 1.0 = as the city runs).
     """
 
     id: str
@@ -70,6 +72,7 @@ class LiveRoute:
     capabilities: frozenset[str]
     break_after_s: int = 0
     break_s: int = 0
+    per_day: float = 0.0
     position: int = 0
     ready_s: int = 0
     seg_start_s: int = 0
@@ -131,7 +134,9 @@ class Timeline:
     """A route's open part from now: ``visits``, ``breaks`` ``(after_visits, start_s, end_s)``,
     return at ``end_s`` after ``return_m``/``return_s``. ``issues`` lists hard-rule violations as
     ``(item or None, message)``; ``late_s`` the total lateness; ``cost`` = km x per_km + hours
-    from now to the return x per_hour (plan currency). ``marks[k]``: the timing's state before
+    from now to the return x per_hour, + for a vehicle not yet used today (not started, nothing
+    done) given work, what using it costs: per_day + per_hour x the hours from its shift start to
+    now (plan currency). ``marks[k]``: the timing's state before
     position ``k`` (``marks[len(visits)]`` before the return), for incremental re-timing;
     ``stamp``: the route state it was computed for."""
 
@@ -162,7 +167,9 @@ class Timeline:
 @dataclass
 class LivePlan:
     """The whole live state: routes by id, orders by id, unassigned orders with their reason,
-    traffic slowdowns and the geometry. ``day_start`` is the clock's zero (aware)."""
+    traffic slowdowns, the city-wide ``pace`` learnt from the legs driven (every route's travel
+    times are x ``pace.factor``, see :meth:`factor_of`) and the geometry. ``day_start`` is the
+    clock's zero (aware)."""
 
     day_start: datetime
     geo: Geo
@@ -171,11 +178,16 @@ class LivePlan:
     unassigned: dict[str, str] = field(default_factory=dict)
     slowdowns: list[Slowdown] = field(default_factory=list)
     reload_s: int = DEFAULT_RELOAD_S
+    pace: CityPace = field(default_factory=CityPace)
     #: which points lie in each slowdown's area, the traffic factor on each leg (memo)
     traffic: SlowdownMemo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.traffic = SlowdownMemo(self.geo)
+
+    def factor_of(self, route: LiveRoute) -> float:
+        """The learnt factor on ``route``'s travel times: the city-wide pace x the vehicle's own."""
+        return self.pace.factor * route.traffic
 
     def route_of(self, order_id: str) -> LiveRoute | None:
         for r in self.routes.values():

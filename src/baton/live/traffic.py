@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from baton.domain.values import LatLng
@@ -129,6 +129,39 @@ class LegTiming(NamedTuple):
 
     factor: Callable[[int, int], float]
     least_arrival: Callable[[int, int, int], int]
+
+
+#: Legs the city-wide pace remembers, legs seen before it applies, its bounds and rounding step.
+PACE_LEGS = 200
+PACE_MIN_LEGS = 20
+PACE_MIN = 0.85
+PACE_MAX = 1.5
+PACE_STEP = 0.01
+
+
+@dataclass
+class CityPace:
+    """The city-wide travel factor learnt from observed progress: over the last :data:`PACE_LEGS`
+    legs driven by any vehicle, the time they took over the time the live plan expected for them
+    (matrix x reported slowdowns in force, at the vehicle's speed), a ratio of sums. ``factor`` is
+    1.0 until :data:`PACE_MIN_LEGS` legs were seen, then that ratio clamped to
+    [:data:`PACE_MIN`, :data:`PACE_MAX`] and rounded to :data:`PACE_STEP` (dimensionless)."""
+
+    legs: list[tuple[int, int]] = field(default_factory=list)
+    factor: float = 1.0
+
+    def observe(self, expected_s: float, took_s: int) -> bool:
+        """Learn from one leg expected to take ``expected_s`` seconds that took ``took_s``; returns
+        whether :attr:`factor` changed."""
+        self.legs.append((max(1, round(expected_s)), took_s))
+        if len(self.legs) > PACE_LEGS:
+            del self.legs[0]
+        if len(self.legs) < PACE_MIN_LEGS:
+            return False
+        ratio = sum(t for _, t in self.legs) / sum(e for e, _ in self.legs)
+        new = round(round(min(PACE_MAX, max(PACE_MIN, ratio)) / PACE_STEP) * PACE_STEP, 4)
+        changed, self.factor = new != self.factor, new
+        return changed
 
 
 def least_factor(slowdowns: Sequence[Slowdown], traffic: float, ready_s: int, vehicle_id: str) -> float:

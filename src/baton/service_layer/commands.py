@@ -247,10 +247,13 @@ class RequestCustomerNotifications(Command):
 @dataclass(frozen=True, kw_only=True)
 class StartLive(Command):
     """Load the current plan into the live board and publish every route with ETAs (idle vans
-    get an empty route they can be given work on). ``insert_unassigned``: also insert the plan's
-    unassigned orders, most urgent window first (builds a whole plan by insertion, no solver)."""
+    get an empty route they can be given work on). ``insert_unassigned``: insert the plan's
+    unassigned orders by the fast path, most urgent window first (``None``, the default: in
+    ``baton`` mode, the morning plan's leftovers; ``True``: always, e.g. to build a whole plan by
+    insertion, no solver; ``False``: never, e.g. orders held for dispatch waves); those still
+    infeasible stay unassigned with a reason."""
 
-    insert_unassigned: bool = False
+    insert_unassigned: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -283,6 +286,14 @@ class ImproveLivePlan(Command):
     churn_driver: float = 15.0
     churn_eta: float = 5.0
     seed: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class RescueLivePlan(Command):
+    """The rescue pass over the live plan (:mod:`baton.live.rescue`): re-sequence routes with stops
+    at risk, move such stops to another van when that keeps them on time, retry orders without a
+    route (second attempts included). Idempotent: a second pass on an unchanged plan changes
+    nothing. Run it after dispatch and after every traffic report or breakdown."""
 
 
 @dataclass(frozen=True, kw_only=True)

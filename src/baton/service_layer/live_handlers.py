@@ -175,7 +175,9 @@ def start_live(cmd: commands.StartLive, uow: AbstractUnitOfWork, deps: Dependenc
         return 0
     with uow:
         plan = board.load(uow)
-        if cmd.insert_unassigned and plan.unassigned:
+        insert = board.mode == "baton" if cmd.insert_unassigned is None else cmd.insert_unassigned
+        if insert and plan.unassigned:
+            # the morning plan's leftovers: the fast path tries them again, most urgent window first
             todo = sorted(plan.unassigned, key=lambda o: (max((late for _, late in plan.orders[o].windows),
                                                                default=0), o))
             by_id = {o.id: o for o in uow.orders.get_many(todo)}
@@ -183,8 +185,11 @@ def start_live(cmd: commands.StartLive, uow: AbstractUnitOfWork, deps: Dependenc
                 result = insert_order(plan, oid)
                 if isinstance(result, Insertion):
                     _place(uow, board, by_id[oid], result.route_id, cmd.at, cmd.actor, "built by insertion")
+                elif board.mode == "baton":
+                    uow.record(OrderLeftUnassigned(occurred_at=cmd.at, actor=cmd.actor, order_id=oid,
+                                                   reason=result))
         publish(uow, board, plan.routes, "start", cmd.at)
-        if board.mode == "baton":  # the morning plan could not serve them: tell them now
+        if board.mode == "baton":  # neither the morning plan nor the fast path could serve them: tell them now
             for oid in sorted(plan.unassigned):
                 _notify(uow, board, oid, cmd.at)
         uow.commit()
@@ -509,3 +514,7 @@ LIVE_HANDLERS[commands.ImproveLivePlan] = improve_live_plan
 from baton.service_layer.live_waves import release_wave  # noqa: E402
 
 LIVE_HANDLERS[commands.ReleaseWave] = release_wave
+
+from baton.service_layer.live_rescue import rescue_live_plan  # noqa: E402
+
+LIVE_HANDLERS[commands.RescueLivePlan] = rescue_live_plan

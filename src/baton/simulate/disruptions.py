@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from baton.domain.lifecycle import OrderStatus
 from baton.domain.order import Order
 from baton.domain.values import Address, LatLng, Size, TimeWindow
+from baton.live.sim_hook import rescue
 from baton.service_layer import commands
 from baton.simulate.manual import nearest_with_room
 from baton.simulate.scenario import minutes
@@ -75,6 +76,7 @@ def break_down(sim: DaySimulation, van: _Van, t: int) -> None:
     van.broken_pending = False
     _moved, left = sim.handle(commands.ReportBreakdown(at=sim.at(t), route_id=van.route_id))
     sim._complete(van, t)
+    rescue(sim, t)
     if sim.cfg.policy == "manual":
         for oid in left:
             assign_manually(sim, oid, t)
@@ -118,6 +120,7 @@ def disruption(sim: DaySimulation, t: int, kind: str, payload: Any) -> None:
         s, e, factor, centre, radius = payload
         sim.handle(commands.ReportTraffic(at=at, factor=factor, start=sim.at(s), end=sim.at(e),
                                            center=(centre.lat, centre.lng) if centre else None, radius_m=radius))
+        rescue(sim, t)
     elif kind in ("health", "carrier_pickup", "carrier_status", "carrier_door"):
         carrier_event(sim, t, kind, payload)
     elif kind == "breakdown":

@@ -40,7 +40,7 @@ from baton.domain.values import LatLng
 from baton.intake.loggi import load_loggi_day
 from baton.live.events import DelayNotified
 from baton.live.model import DEFAULT_RELOAD_S, Geo
-from baton.live.sim_hook import periodic_improve
+from baton.live.sim_hook import periodic_improve, rescue
 from baton.planning.mapping import from_clock, to_clock
 from baton.planning.problem import PlanningOptions
 from baton.reporting.kpis import is_on_time
@@ -208,6 +208,7 @@ class DaySimulation:
                        random.Random(f"{cfg.seed}:van:{r.vehicle_id}"))
             self.vans[r.id] = van
             self.push(max(self.clock(r.start), van.begin_s), "start", r.id)
+        rescue(self, self.clock(dispatch))  # baton: stops at risk and leftovers, once dispatched
 
     # world -----------------------------------------------------------------------------------
     def _leg(self, van: _Van, to: int, t: int) -> tuple[int, int]:
