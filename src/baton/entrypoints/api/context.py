@@ -45,7 +45,7 @@ class ApiSettings:
     ``secure_cookies``: mark the session cookie ``Secure`` (serve over HTTPS).
     ``ingest_process``: validate and store GPS pings in one spawned ingest process per organisation
     (:mod:`baton.execute.ingest_process`; ``BATON_INGEST_PROCESS=1``) instead of the server's threads:
-    about 1.5× the pings/s on 2 cores (docs/benchmarks.md); needs a database other processes can open
+    about 1.3–1.5× the pings/s on 2 cores (docs/benchmarks.md); needs a database other processes can open
     (PostgreSQL or an SQLite file, not ``sqlite://`` in memory).
     """
 
