@@ -9,6 +9,8 @@ from datetime import timedelta
 from baton.adapters.travel import make_provider
 from baton.demo.enrich import DemoDay, enrich
 from baton.demo.main_job import bundled_day
+from baton.domain.order import Order, OrderStatus
+from baton.domain.values import Address, LatLng, TimeWindow
 from baton.intake.loggi import load_loggi_day
 from baton.live.board import LiveBoard
 from baton.planning.problem import PlanningOptions
@@ -35,3 +37,14 @@ def live_setup(db_url: str, day: DemoDay) -> tuple[MessageBus, LiveBoard]:
     board = enable_live(bus, "baton")
     bus.handle(commands.StartLive(at=t0 + timedelta(hours=7)))
     return bus, board
+
+
+def new_order(day: DemoDay, oid: str, hours: tuple[float, float] = (9, 16), near: int = 0,
+              offset_deg: float = 0.001) -> Order:
+    """A fresh order ``offset_deg`` north-east of the day's order ``near``, window ``hours`` after day start."""
+    src = day.orders[near]
+    loc = LatLng(src.location.lat + offset_deg, src.location.lng + offset_deg)
+    t0 = day.day_start
+    return replace(src, id=oid, events=[], status=OrderStatus.CREATED, route_id=None,
+                   address=Address("new", loc, "Brasília"),
+                   time_windows=[TimeWindow(t0 + timedelta(hours=hours[0]), t0 + timedelta(hours=hours[1]))])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -12,7 +11,7 @@ from baton.demo.enrich import DemoDay
 from baton.domain.lifecycle import OrderStatus
 from baton.domain.order import Order
 from baton.domain.plan import StopKind
-from baton.domain.values import Address, LatLng, TimeWindow
+from baton.domain.values import TimeWindow
 from baton.live.model import RELOAD, evaluate
 from baton.live.ops import Insertion
 from baton.live.risk import RISK_COST, at_risk
@@ -21,21 +20,12 @@ from baton.planning.mapping import problem_matrices
 from baton.planning.problem import PlanningProblem
 from baton.service_layer import commands
 from baton.service_layer.messagebus import MessageBus
-from live_support import live_day, live_setup
+from live_support import live_day, live_setup, new_order
 
 
 @pytest.fixture(scope="module")
 def day() -> DemoDay:
     return live_day()
-
-
-def _new_order(day: DemoDay, oid: str, hours: tuple[float, float] = (9, 16), near: int = 0) -> Order:
-    src = day.orders[near]
-    loc = LatLng(src.location.lat + 0.001, src.location.lng + 0.001)
-    t0 = day.day_start
-    return replace(src, id=oid, events=[], status=OrderStatus.CREATED, route_id=None,
-                   address=Address("new", loc, "Brasília"),
-                   time_windows=[TimeWindow(t0 + timedelta(hours=hours[0]), t0 + timedelta(hours=hours[1]))])
 
 
 def _check(bus: MessageBus, day: DemoDay, extra: list[Order] = ()) -> list[str]:  # type: ignore[assignment]
@@ -62,7 +52,7 @@ def test_new_order_is_inserted_cheapest_feasible_and_the_plan_stays_feasible(db_
     bus, board = live_setup(db_url, day)
     assert _check(bus, day) == []
     result = bus.handle(commands.AddLiveOrder(at=day.day_start + timedelta(hours=7, minutes=5),
-                                              order=_new_order(day, "LIVE-1")))
+                                              order=new_order(day, "LIVE-1")))
     assert isinstance(result, Insertion)
     with bus.uow:
         order = bus.uow.orders.get("LIVE-1")
@@ -88,7 +78,7 @@ def test_new_order_is_inserted_cheapest_feasible_and_the_plan_stays_feasible(db_
 def test_infeasible_new_order_is_left_unassigned_with_a_reason_and_the_customer_told(
         db_url: str, day: DemoDay) -> None:
     bus, _ = live_setup(db_url, day)
-    order = _new_order(day, "LIVE-X", hours=(7.0, 7.1))  # window closes before any van can be there
+    order = new_order(day, "LIVE-X", hours=(7.0, 7.1))  # window closes before any van can be there
     result = bus.handle(commands.AddLiveOrder(at=day.day_start + timedelta(hours=7), order=order))
     assert isinstance(result, str) and "window" in result
     names = _names(bus)
@@ -136,7 +126,7 @@ def test_pinned_stop_is_never_moved_and_traffic_recomputes_etas(db_url: str, day
     assert changed and all(evaluate(plan, plan.routes[rid]).end_s >= ends[rid] for rid in started)
     for k in range(6):  # new orders, a breakdown: the pinned stops stay first
         bus.handle(commands.AddLiveOrder(at=t0 + timedelta(hours=8, minutes=5 + k),
-                                         order=_new_order(day, f"LIVE-{k}", near=k * 7)))
+                                         order=new_order(day, f"LIVE-{k}", near=k * 7)))
     broken = started[0]
     moved, left = bus.handle(commands.ReportBreakdown(at=t0 + timedelta(hours=8, minutes=30), route_id=broken))
     for rid in started[1:]:
@@ -197,7 +187,7 @@ def test_second_attempt_is_next_day_when_the_window_is_over(db_url: str, day: De
 
 def test_stored_live_events_read_back(db_url: str, day: DemoDay) -> None:
     bus, _ = live_setup(db_url, day)
-    bus.handle(commands.AddLiveOrder(at=day.day_start + timedelta(hours=7, minutes=5), order=_new_order(day, "L-9")))
+    bus.handle(commands.AddLiveOrder(at=day.day_start + timedelta(hours=7, minutes=5), order=new_order(day, "L-9")))
     with bus.uow:
         events = bus.uow.events_for("L-9")
     assert [e.name for e in events][:1] == ["order.created"]

@@ -11,9 +11,7 @@ import pytest
 
 from baton.demo.enrich import DemoDay
 from baton.domain.lifecycle import OrderStatus
-from baton.domain.order import Order
 from baton.domain.plan import Plan, UnassignedOrder
-from baton.domain.values import Address, LatLng, TimeWindow
 from baton.live import ops
 from baton.live.board import LiveBoard
 from baton.live.events import LivePlanRescued, OrderLeftUnassigned
@@ -24,7 +22,7 @@ from baton.live.risk import RISK_COST, at_risk
 from baton.live.traffic import PACE_MIN_LEGS, CityPace
 from baton.service_layer import commands
 from baton.service_layer.messagebus import MessageBus
-from live_support import live_day, live_setup
+from live_support import live_day, live_setup, new_order
 
 H = 3600
 
@@ -104,22 +102,13 @@ def test_legs_driven_slower_than_planned_teach_the_plan_the_city_pace(db_url: st
 
 
 # at-risk insertion penalty ------------------------------------------------------------------
-def _new_order(day: DemoDay, oid: str, near: int, hours: tuple[float, float]) -> Order:
-    src = day.orders[near]
-    loc = LatLng(src.location.lat + 0.0005, src.location.lng + 0.0005)
-    t0 = day.day_start
-    return replace(src, id=oid, events=[], status=OrderStatus.CREATED, route_id=None,
-                   address=Address("new", loc, "Brasília"),
-                   time_windows=[TimeWindow(t0 + timedelta(hours=hours[0]), t0 + timedelta(hours=hours[1]))])
-
-
 def test_insertion_pays_the_risk_penalty_and_prefers_routes_with_room(db_url: str, day: DemoDay) -> None:
     _, board = live_setup(db_url, day)
     plan = board.plan
     assert plan is not None
     differs = 0
     for k in range(60):  # new orders next to each of the day's, open all day
-        order = _new_order(day, f"RISK-{k}", k, (8.0, 17.0))
+        order = new_order(day, f"RISK-{k}", (8.0, 17.0), near=k, offset_deg=0.0005)
         plan.orders[order.id] = board.live_order(plan, order)
         with patch.object(ops, "RISK_COST", 0.0):
             cheap = insert_order(plan, order.id)
@@ -218,7 +207,7 @@ def test_rescue_retries_orders_without_a_route_and_tells_those_still_without(db_
     oid = plan.routes[rid].free[-1]
     remove_order(plan, oid)
     plan.unassigned[oid] = "test: no room at the time"
-    gone = _new_order(day, "GONE-1", 3, (7.0, 7.25))  # its window is over by the time of the pass
+    gone = new_order(day, "GONE-1", (7.0, 7.25), near=3, offset_deg=0.0005)  # window over by the pass
     bus.handle(commands.AddLiveOrder(at=t0 + timedelta(hours=7, minutes=1), order=gone))
     assert "GONE-1" in plan.unassigned
     result = bus.handle(commands.RescueLivePlan(at=t0 + timedelta(hours=7, minutes=30)))
@@ -282,7 +271,7 @@ def test_start_live_inserts_the_morning_leftovers_and_reports_the_rest(db_url: s
     bus = bootstrap(db_url, travel=make_provider("great-circle"))
     t0 = day.day_start
     orders = [replace(o, events=[]) for o in day.orders[:20]]
-    late = _new_order(day, "TOO-LATE", 0, (6.0, 6.5))  # closed before any van can leave
+    late = new_order(day, "TOO-LATE", (6.0, 6.5), near=0, offset_deg=0.0005)  # closed before any van can leave
     bus.handle(commands.RegisterFleet(at=t0 + timedelta(hours=6), depots=[day.depot], vehicles=day.vehicles,
                                       drivers=day.drivers))
     bus.handle(commands.CreateOrders(at=t0 + timedelta(hours=6), orders=[*orders, late]))
