@@ -21,7 +21,6 @@ metres; ``speed_mps`` m/s; ``heading_deg`` degrees.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +33,7 @@ from baton.adapters import orm
 from baton.adapters.repository.positions import Position, PositionRepository
 from baton.domain.errors import NotFound
 from baton.execute.ingest_process import IngestError
-from baton.execute.pings import BatchError, pings_of
+from baton.execute.pings import BatchError, pings_of_json
 from baton.execute.playbooks import Replanner
 from baton.execute.records import ExceptionRecord, ExecutionRecords
 from baton.execute.runtime import ExecutionRuntime, TenantRuntimes
@@ -82,11 +81,7 @@ async def post_positions(request: Request) -> dict[str, Any]:
     try:
         if own is None:
             return (await run_in_threadpool(runtime.ingest_body, body)).as_dict()
-        try:
-            pings = pings_of(json.loads(body))
-        except ValueError as exc:
-            raise exc if isinstance(exc, BatchError) else BatchError(f"body: not JSON ({exc})") from exc
-        return await run_in_threadpool(_ingest_own, runtime, pings, own)
+        return await run_in_threadpool(_ingest_own, runtime, pings_of_json(body), own)
     except BatchError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
     except IngestError as exc:

@@ -16,7 +16,6 @@ parked ones that are due whenever it has been idle for 0.2 s, and all of them wh
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import multiprocessing as mp
 import threading
@@ -25,7 +24,7 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
-from baton.execute.pings import BatchError, IngestResult, PingSettings, Validated, pings_of
+from baton.execute.pings import BatchError, IngestResult, PingSettings, Validated, pings_of_json
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +63,11 @@ def _serve(url: str, org_id: str, settings: PingSettings, latest_every_s: float,
                     continue
                 request_id, now, payload = message
                 try:
-                    raw = pings_of(json.loads(payload)) if isinstance(payload, bytes) else payload
-                    batches.append((request_id, intake.validate(raw, now), now))
-                except ValueError as exc:  # a body that is not a batch of pings (or not JSON)
-                    message = str(exc) if isinstance(exc, BatchError) else f"body: not JSON ({exc})"
-                    conn.send((request_id, "error", message, getattr(exc, "status", 422)))
+                    raw = pings_of_json(payload) if isinstance(payload, bytes) else payload
+                except BatchError as exc:  # a body that is not a batch of pings (or not JSON)
+                    conn.send((request_id, "error", str(exc), exc.status))
+                    continue
+                batches.append((request_id, intake.validate(raw, now), now))
             if batches:
                 _store(intake, batches, latest_every_s, conn)
             if any(m is None for m in messages):

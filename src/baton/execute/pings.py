@@ -11,6 +11,7 @@ Every refused ping gets a :class:`Rejection` naming the reason (``lat_out_of_ran
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,6 +94,19 @@ def pings_of(body: object, max_batch: int = MAX_BATCH) -> list[object]:
     if len(pings) > max_batch:
         raise BatchError(f"pings: at most {max_batch} per request, got {len(pings)}", 413)
     return pings
+
+
+def pings_of_json(body: bytes | str, max_batch: int = MAX_BATCH) -> list[object]:
+    """:func:`pings_of` for a raw JSON request body.
+
+    Raises:
+        BatchError: not JSON (422), not a list (422), or more than ``max_batch`` pings (413).
+    """
+    try:
+        parsed = json.loads(body)
+    except ValueError as exc:
+        raise BatchError(f"body: not JSON ({exc})") from exc
+    return pings_of(parsed, max_batch)
 
 
 class Ping(NamedTuple):

@@ -16,7 +16,6 @@ and unit of work, created (and started) lazily on the organisation's first reque
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -26,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baton.execute.ingest_process import IngestProcess
-from baton.execute.pings import BatchError, IngestResult, pings_of
+from baton.execute.pings import IngestResult, pings_of_json
 from baton.execute.service import ExecutionService
 
 log = logging.getLogger(__name__)
@@ -84,11 +83,7 @@ class ExecutionRuntime:
         """
         if self._worker() is not None:
             return self._ingest(body)
-        try:
-            parsed = json.loads(body)
-        except ValueError as exc:
-            raise BatchError(f"body: not JSON ({exc})") from exc
-        return self._ingest(pings_of(parsed))
+        return self._ingest(pings_of_json(body))
 
     def _worker(self) -> IngestProcess | None:
         if not self._use_process:
