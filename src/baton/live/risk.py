@@ -18,14 +18,9 @@ from baton.live.notices import margin_s
 RISK_COST = 40.0
 
 
-def slack_needed_s(ahead_s: int) -> int:
-    """The slack (s) a stop served ``ahead_s`` seconds from now needs before its window closes."""
-    return margin_s(ahead_s)
-
-
 def at_risk(plan: LivePlan, route: LiveRoute, timeline: Timeline) -> list[str]:
-    """The orders of ``timeline`` (of ``route``) late, or served with less than
-    :func:`slack_needed_s` before the window they are served in closes (time ahead counted from
+    """The orders of ``timeline`` (of ``route``) late, or served with less slack before the window they
+    are served in closes than :func:`~baton.live.notices.margin_s` of their time ahead (counted from
     the route's ``ready_s``)."""
     out = []
     for v in timeline.visits:
@@ -35,6 +30,6 @@ def at_risk(plan: LivePlan, route: LiveRoute, timeline: Timeline) -> list[str]:
             out.append(v.item)
             continue
         close = min((hi for lo, hi in plan.orders[v.item].windows if lo <= v.start_s <= hi), default=None)
-        if close is not None and v.start_s + slack_needed_s(v.start_s - route.ready_s) > close:
+        if close is not None and v.start_s + margin_s(v.start_s - route.ready_s) > close:
             out.append(v.item)
     return out
