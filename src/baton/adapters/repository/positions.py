@@ -1,7 +1,8 @@
 """Positions storage: the ping trail, latest position per vehicle, rejected pings.
 
-Bulk paths: pings are written with a binary ``COPY`` into a staging table and ``INSERT ... SELECT ...
-ON CONFLICT DO NOTHING`` on PostgreSQL, ``executemany`` of ``INSERT OR IGNORE`` on SQLite in WAL mode,
+Bulk paths: pings are written with a binary ``COPY`` straight into the trail on PostgreSQL (through a
+staging table and ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` when a ping is stored already),
+``executemany`` of ``INSERT OR IGNORE`` on SQLite in WAL mode,
 so a repeated (device, ts) is skipped, not an error: ingestion is idempotent. Several batches (groups)
 can be written in one call, each told how many of its pings were new. The latest
 position only moves forward in time (``ON CONFLICT DO UPDATE ... WHERE excluded.ts > ts``), so
@@ -73,9 +74,10 @@ class PositionRepository:
         """Insert the pings of each group (``(pings, received_at)``), skipping (device, ts) already stored,
         also by an earlier group of the same call; returns how many pings of each group were new.
 
-        PostgreSQL: one ``COPY`` of every group into a temporary staging table, then one ``INSERT ...
-        SELECT ... ON CONFLICT DO NOTHING`` per group (its row count is the group's share). SQLite: one
-        ``executemany`` of ``INSERT OR IGNORE`` per group (counted with the connection's change counter).
+        PostgreSQL: one ``COPY`` of every group straight into the trail, in a savepoint; if a ping was stored
+        already (unique violation), back to the savepoint, one ``COPY`` into a temporary staging table and
+        one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` per group (its row count is the group's share).
+        SQLite: one ``executemany`` of ``INSERT OR IGNORE`` per group (counted with the connection's change counter).
         Both bypass per-value ORM type processing: instants are written in UTC exactly as
         :class:`~baton.adapters.orm.UtcDateTime` stores them.
         """
