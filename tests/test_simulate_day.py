@@ -75,6 +75,15 @@ def test_cli_simulate_json_prints_exactly_one_object() -> None:
     assert bad.exit_code == 2
 
 
+def test_cli_simulate_with_iterations_is_the_same_run_twice() -> None:
+    """``--iterations`` bounds the morning plan by solver iterations, so the KPIs do not move with load."""
+    args = ["simulate", "--limit", "25", "--seconds", "60", "--iterations", "40", "--policy", "static", "--json"]
+    first, second = CliRunner().invoke(app, args), CliRunner().invoke(app, args)
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    a, b = json.loads(first.stdout), json.loads(second.stdout)
+    assert a == b
+
+
 def test_replan_bench_reports_percentiles() -> None:
     result = replan_bench(60, events=12, seed=2)
     assert result["stops"] == 60 and result["active_stops"] > 40

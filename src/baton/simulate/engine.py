@@ -71,7 +71,7 @@ class SimConfig:
 
     policy: str = "baton"
     seed: int = 1
-    time_limit_s: float = 20.0
+    time_limit_s: float = 45.0
     max_iterations: int | None = None
     limit: int | None = None
     day_path: Path | None = None
