@@ -226,7 +226,7 @@ def _unassign(plan: LivePlan, order_id: str, reason: str) -> str:
     return reason
 
 
-def _drop_idle_reloads(route: LiveRoute) -> None:
+def drop_idle_reloads(route: LiveRoute) -> None:
     """Remove reload stops with no order to load after them (and repeated ones)."""
     items = route.open_items
     keep: list[str] = []
@@ -251,7 +251,7 @@ def remove_order(plan: LivePlan, order_id: str) -> str | None:
         route.pinned = route.free.pop(0) if route.free else None
     else:
         route.free.remove(order_id)
-    _drop_idle_reloads(route)
+    drop_idle_reloads(route)
     return route.id
 
 
@@ -334,7 +334,7 @@ def repair(plan: LivePlan, route_ids: list[str], max_evals: int = 400, max_moves
             route.free.remove(item)
             moved = insert_order(plan, item, others) if others else "no other route"
             if isinstance(moved, Insertion):
-                _drop_idle_reloads(route)
+                drop_idle_reloads(route)
                 changed |= {rid, moved.route_id}
                 t = evaluate(plan, route)
             else:

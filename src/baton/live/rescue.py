@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from baton.live.model import LivePlan, LiveRoute, Score, Timeline, evaluate, score
-from baton.live.ops import Insertion, _drop_idle_reloads, insert_order, resequence
+from baton.live.ops import Insertion, drop_idle_reloads, insert_order, resequence
 from baton.live.risk import RISK_COST, at_risk
 
 #: Route timings one round of re-sequencing may spend on a route with stops at risk, and rounds
@@ -126,7 +126,7 @@ def _move(plan: LivePlan, route: LiveRoute, item: str, keys: dict[str, Score], r
     """Move ``item`` off ``route`` when the two routes then score better (see the module docstring)."""
     saved = {r.id: list(r.free) for r in _live(plan)}
     route.free.remove(item)
-    _drop_idle_reloads(route)
+    drop_idle_reloads(route)
     others = [r for r in saved if r != route.id]
     found = insert_order(plan, item, others) if others else "no other route"
     if isinstance(found, Insertion):

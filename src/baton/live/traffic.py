@@ -4,6 +4,7 @@ factor they put on a leg's travel time."""
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -147,18 +148,23 @@ class CityPace:
     1.0 until :data:`PACE_MIN_LEGS` legs were seen, then that ratio clamped to
     [:data:`PACE_MIN`, :data:`PACE_MAX`] and rounded to :data:`PACE_STEP` (dimensionless)."""
 
-    legs: list[tuple[int, int]] = field(default_factory=list)
+    legs: deque[tuple[int, int]] = field(default_factory=deque)
     factor: float = 1.0
+    _expected: int = 0  # running sums over ``legs`` (s)
+    _took: int = 0
 
     def observe(self, expected_s: float, took_s: int) -> bool:
         """Learn from one leg expected to take ``expected_s`` seconds that took ``took_s``; returns
         whether :attr:`factor` changed."""
-        self.legs.append((max(1, round(expected_s)), took_s))
+        leg = (max(1, round(expected_s)), took_s)
+        self.legs.append(leg)
+        self._expected, self._took = self._expected + leg[0], self._took + leg[1]
         if len(self.legs) > PACE_LEGS:
-            del self.legs[0]
+            gone = self.legs.popleft()
+            self._expected, self._took = self._expected - gone[0], self._took - gone[1]
         if len(self.legs) < PACE_MIN_LEGS:
             return False
-        ratio = sum(t for _, t in self.legs) / sum(e for e, _ in self.legs)
+        ratio = self._took / self._expected
         new = round(round(min(PACE_MAX, max(PACE_MIN, ratio)) / PACE_STEP) * PACE_STEP, 4)
         changed, self.factor = new != self.factor, new
         return changed
