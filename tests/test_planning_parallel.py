@@ -10,7 +10,7 @@ from pyvrp import Client, Depot, Location, ProblemData, VehicleType
 from baton.domain.values import LatLng
 from baton.planning.check import check_plan
 from baton.planning.mapping import matrix_points
-from baton.planning.parallel import EPOCH_S, MIN_EPOCH_ITERATIONS, _next_deadline, parallel_solve
+from baton.planning.parallel import parallel_solve
 from baton.planning.planner import plan_routes
 from baton.planning.problem import PlanningOptions, PlanningProblem
 from planning_doubles import HaversineTravel, depot, driver, order, vehicle
@@ -85,17 +85,3 @@ def test_parallel_search_finds_the_optimum_of_an_easy_solomon_instance() -> None
     result = parallel_solve(to_pyvrp(inst), 2.0, workers=2)
     assert result.is_feasible()
     assert result.cost() / inst.scale == pytest.approx(827.3)  # proven optimum (bks.csv)
-
-
-def test_epochs_after_the_first_last_long_enough_for_the_late_acceptance_history() -> None:
-    # 1,000 clients: ~60 iterations a second per worker, 42 s left -> 3 epochs of 14 s (>= 900 iterations)
-    deadline, left = _next_deadline(100.0, 142.0, left=14, rate=60.0)
-    assert deadline == pytest.approx(114.0) and left == 2
-    assert (deadline - 100.0) * 60.0 >= MIN_EPOCH_ITERATIONS * 0.9
-    # 100 clients: thousands a second -> epochs of EPOCH_S, capped by the epochs left
-    deadline, left = _next_deadline(0.0, 6.6, left=2, rate=3000.0)
-    assert deadline == pytest.approx(3.3) and left == 1
-    deadline, left = _next_deadline(0.0, 30.0, left=3, rate=3000.0)
-    assert deadline == pytest.approx(10.0) and left == 2 and deadline >= EPOCH_S
-    # too slow for even one full epoch: the rest of the budget is one epoch
-    assert _next_deadline(0.0, 5.0, left=10, rate=1.0) == (5.0, 0)

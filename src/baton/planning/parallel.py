@@ -2,19 +2,11 @@
 
 :func:`parallel_solve` runs ``workers`` PyVRP iterated local searches side by side, each in its
 own process with its own seed (``seed + 1000 x worker``). The wall-time budget is cut into
-*epochs*; after each epoch, the best solution over all workers becomes every worker's starting
-point for the next epoch. Worker 0 uses the caller's seed, so until the first exchange it is
-exactly one plain PyVRP run; the other workers only add candidates. The result is the best
-feasible solution seen (else the least infeasible one).
-
-The first epoch lasts about :data:`EPOCH_S` seconds; each later one at least that, and long enough
-for :data:`MIN_EPOCH_ITERATIONS` iterations per worker at the rate the workers showed so far (at
-most :data:`MAX_EPOCHS` epochs in all). Every epoch starts a new PyVRP iterated local search, whose
-late-acceptance history (300 solutions by default) is empty at first: until it fills, a candidate
-is accepted only when better than the current solution or the epoch's start, so an epoch of a few
-hundred iterations is little more than a descent. At 1,000 clients a worker does about 60
-iterations a second (bundled day, one idle core): long epochs; at 100 clients thousands: epochs
-of :data:`EPOCH_S`.
+*epochs* of about :data:`EPOCH_S` seconds (at least one, at most :data:`MAX_EPOCHS`); after each
+epoch, the best solution over all workers becomes every worker's starting point for the next
+epoch. Worker 0 uses the caller's seed, so until the first exchange it is exactly one plain
+PyVRP run; the other workers only add candidates. The result is the best feasible solution
+seen (else the least infeasible one).
 
 PyVRP is not reimplemented: a worker assembles PyVRP's own parts exactly as
 :func:`pyvrp.solve` does (random start improved by the local search, then
@@ -62,8 +54,6 @@ EPOCH_S = 3.0
 """Target seconds between two exchanges of the best solution."""
 MAX_EPOCHS = 40
 """Upper bound on the number of exchanges in one search."""
-MIN_EPOCH_ITERATIONS = 900
-"""Iterations per worker an epoch after the first should last (3 x PyVRP's late-acceptance history)."""
 FINISH_S = 0.1
 """Wall time kept at the end of the budget to collect the last solutions, seconds."""
 
@@ -156,15 +146,6 @@ def _epochs(seconds: float) -> int:
     return max(1, min(MAX_EPOCHS, round(seconds / EPOCH_S)))
 
 
-def _next_deadline(begin: float, end: float, left: int, rate: float) -> tuple[float, int]:
-    """The deadline of the epoch starting at ``begin`` (``perf_counter`` s) when the search ends at
-    ``end`` and at most ``left`` epochs remain, workers searching ``rate`` iterations a second each;
-    returns it with the epochs left after this one."""
-    span = max(EPOCH_S, MIN_EPOCH_ITERATIONS / rate if rate > 0 else EPOCH_S)
-    count = max(1, min(left, round((end - begin) / span)))
-    return begin + (end - begin) / count, count - 1
-
-
 def _sequential(data: ProblemData, seconds: float, seed: int, params: ParamsFactory,
                 initial: Solution | None) -> ParallelResult:
     started = time.perf_counter()
@@ -223,14 +204,13 @@ def parallel_solve(
     if pool is None:
         return _sequential(data, seconds, seed, params, initial_solution)
     procs, conns = pool
+    epochs = _epochs(seconds)
     end = started + max(0.05, seconds - FINISH_S)
-    left = _epochs(seconds)
-    deadline, left = started + (end - started) / left, left - 1  # the first epoch: about EPOCH_S
     best: Solution | None = initial_solution
     iterations = improvements = done = 0
     try:
-        while True:
-            begin = time.perf_counter()
+        for epoch in range(epochs):
+            deadline = started + (end - started) * (epoch + 1) / epochs
             for conn in conns:
                 conn.send((deadline, best))
             answers: list[tuple[Solution, int] | None] = [None] * n
@@ -253,10 +233,6 @@ def parallel_solve(
                     improvements += 1
                 best = winner
             done += 1
-            if left <= 0 or time.perf_counter() >= end - 0.05:
-                break
-            rate = sum(it for _, it in outcomes) / n / max(1e-3, deadline - begin)
-            deadline, left = _next_deadline(time.perf_counter(), end, left, rate)
     finally:
         for conn in conns:
             with contextlib.suppress(OSError):
