@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
-from pyvrp import Client, Depot, Location, ProblemData, VehicleType
+from pyvrp import Client, CostEvaluator, Depot, Location, ProblemData, VehicleType, solve
+from pyvrp.stop import MaxIterations
 
 from baton.domain.values import LatLng
 from baton.planning.check import check_plan
 from baton.planning.mapping import matrix_points
-from baton.planning.parallel import parallel_solve
+from baton.planning.parallel import _rebuilt, parallel_solve
 from baton.planning.planner import plan_routes
 from baton.planning.problem import PlanningOptions, PlanningProblem
 from planning_doubles import HaversineTravel, depot, driver, order, vehicle
@@ -85,3 +87,24 @@ def test_parallel_search_finds_the_optimum_of_an_easy_solomon_instance() -> None
     result = parallel_solve(to_pyvrp(inst), 2.0, workers=2)
     assert result.is_feasible()
     assert result.cost() / inst.scale == pytest.approx(827.3)  # proven optimum (bks.csv)
+
+
+def test_a_solution_sent_between_processes_keeps_its_fixed_vehicle_cost() -> None:
+    """PyVRP 0.14.1's unpickled solutions leave the fixed cost out of their cost; the search rebuilds them."""
+    base = grid_data()
+    data = base.replace(vehicle_types=[VehicleType(num_available=40, capacity=[10], fixed_cost=1_000)])
+    solution = solve(data, MaxIterations(30), seed=1, display=False).best
+    evaluator = CostEvaluator([0], 0, 0)
+    back = pickle.loads(pickle.dumps(solution))
+    assert evaluator.cost(back) != evaluator.cost(solution)  # the upstream bug this works around
+    rebuilt = _rebuilt(data, back)
+    assert rebuilt == solution and evaluator.cost(rebuilt) == evaluator.cost(solution)
+    assert evaluator.cost(rebuilt) == solution.distance() + 1_000 * solution.num_routes()
+
+
+def test_two_workers_rank_solutions_with_their_fixed_costs() -> None:
+    base = grid_data()
+    data = base.replace(vehicle_types=[VehicleType(num_available=40, capacity=[10], fixed_cost=1_000)])
+    result = parallel_solve(data, 2.0, seed=3, workers=2)
+    assert result.is_feasible() and result.epochs >= 1
+    assert result.cost() == result.best.distance() + 1_000 * result.best.num_routes()
