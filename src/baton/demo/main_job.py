@@ -30,6 +30,7 @@ from baton.demo.pods import DemoPods
 from baton.demo.simulate import SimulationSettings, day_commands, run_day
 from baton.domain.plan import Plan
 from baton.intake.loggi import load_loggi_day
+from baton.planning.parallel import default_workers
 from baton.planning.problem import PlanningOptions
 from baton.reporting.html import write_day_report
 from baton.reporting.kpis import DayKpis, compute_kpis
@@ -87,7 +88,8 @@ def run_demo(
     ``out_dir`` receives ``report.html`` and, unless ``database_url`` is given, a fresh
     SQLite database ``demo.sqlite`` (recreated on every run), the POD media store ``objects/``
     and the POD pages ``pods/`` (both emptied first). ``limit`` keeps the first N
-    deliveries. ``time_limit_s`` is the planner's budget in seconds;
+    deliveries. ``time_limit_s`` is the planner's budget in seconds, searched on every core
+    (:func:`~baton.planning.parallel.default_workers`);
     ``max_iterations`` (optional) also caps its search iterations, which makes the whole run
     reproducible per seed whatever the machine's load.
 
@@ -122,7 +124,8 @@ def run_demo(
     started = _time.perf_counter()
     plan: Plan = bus.handle(commands.PlanOrders(
         at=day.day_start + timedelta(hours=6, minutes=30), day_start=day.day_start,
-        options=PlanningOptions(time_limit_s=time_limit_s, seed=seed, max_iterations=max_iterations),
+        options=PlanningOptions(time_limit_s=time_limit_s, seed=seed, max_iterations=max_iterations,
+                                workers=default_workers()),
     ))
     planning_seconds = _time.perf_counter() - started
 

@@ -30,11 +30,10 @@ class PlanningOptions:
             reproducible whatever the machine's load (a time limit alone is not).
         workers: processes searching in parallel (:mod:`baton.planning.parallel`: independent
             seeds exchanging their best solution every few seconds); ``None`` = 1, one plain PyVRP
-            run. Opt-in because on the bundled day (1,019 orders, 45 s, 2 cores, 2026-11-23) two
-            workers planned 1,911 km with 10 orders unassigned against 1,651.6 km and 4 for one
-            run (a suspected cause, not yet profiled: every 3-s epoch restarts PyVRP's iterated
-            local search; see docs/benchmarks.md). With ``max_iterations`` set,
-            or a budget under 1 s, the search runs on one core so that the run stays reproducible.
+            run. On the bundled day (1,019 orders, 45 s, 2 cores, 2026-12-03) two workers planned
+            BRL 15,684 and 15,011 (seeds 1, 2) against 15,573 and 15,941 for one run; the main job
+            uses every core. With ``max_iterations`` set, or a budget under 1 s, the search runs on
+            one core so that the run stays reproducible.
         overtime_s: paid overtime a driver may work, seconds: it extends both the shift end and
             the maximum working time (never past the end depot's closing). Default 0 (none).
         overtime_per_hour: money per hour of overtime, on top of the vehicle's ``per_hour``;
