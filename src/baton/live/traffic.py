@@ -148,10 +148,10 @@ class CityPace:
     1.0 until :data:`PACE_MIN_LEGS` legs were seen, then that ratio clamped to
     [:data:`PACE_MIN`, :data:`PACE_MAX`] and rounded to :data:`PACE_STEP` (dimensionless)."""
 
-    legs: deque[tuple[int, int]] = field(default_factory=deque)
+    legs: deque[tuple[int, int]] = field(default_factory=deque, init=False)
     factor: float = 1.0
-    _expected: int = 0  # running sums over ``legs`` (s)
-    _took: int = 0
+    _expected: int = field(default=0, init=False, repr=False)  # running sums over ``legs`` (s)
+    _took: int = field(default=0, init=False, repr=False)
 
     def observe(self, expected_s: float, took_s: int) -> bool:
         """Learn from one leg expected to take ``expected_s`` seconds that took ``took_s``; returns

@@ -17,9 +17,9 @@ budget includes the start-up (the construction of the first solution, which
 :func:`pyvrp.solve` does not count) and is honoured to within one search iteration.
 
 The processes are forked (POSIX): the problem data is shared copy-on-write, never pickled;
-only solutions travel (PyVRP solutions pickle). Where processes cannot be started (a daemonic
-process, no ``fork``), the search falls back to one in-process run of the same budget and
-says so in the log.
+only solutions travel (PyVRP solutions pickle; each is rebuilt on arrival, see :func:`_rebuilt`).
+Where processes cannot be started (a daemonic process, no ``fork``), the search falls back to
+one in-process run of the same budget and says so in the log.
 """
 
 from __future__ import annotations
