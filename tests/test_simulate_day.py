@@ -88,3 +88,19 @@ def test_replan_bench_reports_percentiles() -> None:
     result = replan_bench(60, events=12, seed=2)
     assert result["stops"] == 60 and result["active_stops"] > 40
     assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"] <= result["max_ms"]
+
+
+def test_standby_vans_wait_at_the_depot_until_an_hour_before_their_shift_ends() -> None:
+    """``standby_vans``: the first vans back with nothing to do wait for new work; by default none does."""
+    from baton.simulate.engine import DaySimulation
+
+    def early(standby: int) -> tuple[set[str], float]:  # vans that ended their day over an hour before shift end
+        sim = DaySimulation(SimConfig(policy="baton", seed=3, scenario=load_scenario(), standby_vans=standby,
+                                      **SMALL))  # type: ignore[arg-type]
+        kpis = sim.run().kpis
+        return {v.vehicle_id for v in sim.vans.values()
+                if v.started and v.end_s is not None and v.end_s < v.shift_end_s - 3600}, kpis["cost"]
+
+    (none_waits, cost0), (one_waits, cost1) = early(0), early(1)
+    assert one_waits < none_waits and len(none_waits - one_waits) == 1  # the first van back waited
+    assert cost1 > cost0  # its waiting hours are paid

@@ -67,6 +67,8 @@ def simulate(
     seconds: Annotated[float, typer.Option(help="Planner time limit for the morning plan, seconds.")] = 45.0,
     iterations: Annotated[int | None, typer.Option(help=ITERATIONS_HELP)] = None,
     limit: Annotated[int | None, typer.Option(help="Use only the first N orders of the day.")] = None,
+    standby_vans: Annotated[int, typer.Option(
+        min=0, help="baton: vans back at the depot with nothing to do that wait there for new work.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as one JSON object.")] = False,
 ) -> None:
     """Simulate a delivery day with disruptions, driving Baton through its service layer; print KPIs."""
@@ -76,7 +78,7 @@ def simulate(
         err.print(f"[red]--policy must be one of {', '.join(POLICIES)}, got {policy!r}")
         raise typer.Exit(2)
     cfg = SimConfig(policy=policy, seed=seed, time_limit_s=seconds, max_iterations=iterations, limit=limit,
-                    day_path=day, scenario=_scenario(scenario))
+                    day_path=day, scenario=_scenario(scenario), standby_vans=standby_vans)
     with _progress() as bar:
         task = bar.add_task(f"Simulating ({policy}, seed {seed})", total=1.0)
         result = simulate_day(cfg, on_step=lambda f: bar.update(task, completed=f))

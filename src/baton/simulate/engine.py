@@ -58,16 +58,19 @@ from baton.simulate.scenario import Scenario
 POLICIES = ("static", "manual", "baton")
 S = OrderStatus
 IDLE_POLL_S = 900
-#: ``baton``: how many vans back at the depot with no work wait there for new work (the first to come
-#: back); the others end their day (each waiting hour costs the per-hour rate).
-STANDBY_VANS = 2
 FAILED_DWELL_S = 120
 
 
 @dataclass(frozen=True)
 class SimConfig:
     """One run: ``policy``, ``seed`` (disruptions, noise, solver), the planner's ``time_limit_s``
-    and optional ``max_iterations`` (reproducible whatever the load), ``limit`` (first N orders)."""
+    and optional ``max_iterations`` (reproducible whatever the load), ``limit`` (first N orders).
+
+    ``standby_vans`` (``baton`` only): how many vans back at the depot with nothing to do wait there
+    for new work (the first to come back) until an hour before their shift ends; the others end their
+    day. Default 0: every waiting hour costs the per-hour rate, and on the standard scenario two
+    waiting vans cost more than they saved (docs/benchmarks.md, outcome round 5).
+    """
 
     policy: str = "baton"
     seed: int = 1
@@ -76,6 +79,7 @@ class SimConfig:
     limit: int | None = None
     day_path: Path | None = None
     scenario: Scenario = field(default_factory=Scenario)
+    standby_vans: int = 0
 
 
 @dataclass
@@ -251,7 +255,7 @@ class DaySimulation:
                 van.point = self.depot_pt
                 self.push(t + secs, "decide", van.route_id)
             elif (self.cfg.policy == "baton" and t < van.shift_end_s - 3600
-                  and (van.route_id in self.standby or len(self.standby) < STANDBY_VANS)):
+                  and (van.route_id in self.standby or len(self.standby) < self.cfg.standby_vans)):
                 self.standby.add(van.route_id)
                 self.push(t + IDLE_POLL_S, "decide", van.route_id)
             else:
