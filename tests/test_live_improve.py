@@ -174,3 +174,34 @@ def test_a_parcel_reaching_the_depot_after_a_window_closes_is_not_offered_that_w
     model = build_live_model(plan, ChurnCosts())
     served = [c for c in model.data.clients() if c.name == late.id]
     assert all(c.tw_late >= late.available_s and c.release_time == late.available_s for c in served)
+
+
+def test_a_plan_already_late_is_a_feasible_warm_start_and_nothing_gets_later(db_url: str, day: DemoDay) -> None:
+    """Regression (seen in `baton simulate`): once one stop was late or one route ran past its shift,
+    PyVRP never found a feasible plan and the improvement published nothing for the rest of the day.
+    The model lets what is already broken stay as broken as it is now, not more."""
+    from baton.live.improve_model import SLACK_S, ChurnCosts, build_live_model, current_solution
+
+    _bus, board, started = _setup(db_url, day)
+    plan = board.plan
+    assert plan is not None
+    rid = next(r for r in started if len(plan.routes[r].free) >= 3)
+    route = plan.routes[rid]
+    before = evaluate(plan, route)
+    victim = before.visits[-1]  # its last stop is now late: its window closed an hour before its ETA
+    plan.orders[victim.item].windows = [(victim.start_s - 4 * 3600, victim.start_s - 3600)]
+    route.shift_end_s = route.max_end_s = before.end_s - 1800  # and it ends half an hour after the shift
+    base = evaluate(plan, route)
+    assert not base.feasible and base.late_s > 0
+    model = build_live_model(plan, ChurnCosts())
+    assert current_solution(model, plan).is_feasible()
+    own = [c for c in model.data.clients() if c.name == victim.item]
+    assert own and min(c.tw_late for c in own) <= victim.start_s + SLACK_S
+    vt = model.data.vehicle_type(model.routes.index(rid))
+    assert abs(vt.tw_late - (base.end_s + SLACK_S)) <= 1  # (its end, to the second)
+    result = improve(plan, ImproveOptions(seconds=30, max_iterations=300))
+    assert result.reason != "the solver found no feasible plan"
+    if result.publish:
+        apply(plan, result)
+    after = evaluate(plan, plan.routes[rid])
+    assert after.late_s <= base.late_s and after.end_s <= base.end_s

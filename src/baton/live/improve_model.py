@@ -32,6 +32,12 @@ What is modelled, and how (PyVRP 0.14 ``ProblemData`` built directly):
 
   Promised windows are hard (clients' time windows); a parcel at the depot from ``available_s``
   is the client's ``release_time``; a second attempt's ``not_before_s`` opens its windows later;
+* **what is already broken**: a stop the current plan serves late keeps, on its own route, the
+  window it is late for closing at its current ETA + :data:`SLACK_S`, and a route the current plan
+  ends after its shift may end as late as it does now + :data:`SLACK_S`, so the current plan is
+  always a feasible warm start (without this, one late stop in the morning made every later
+  improvement infeasible: PyVRP could not remove the time warp the van's position forces). The
+  re-timing in :mod:`baton.live.improve` still refuses anything later than now;
 * **features**: one dimension per required feature set among the orders that may move; vans
   lacking it have capacity 0 there;
 * **money**: micro-units as in :mod:`baton.planning.pyvrp_model`.
@@ -51,6 +57,10 @@ from baton.live.model import RELOAD, LivePlan, LiveRoute, evaluate
 from baton.planning.pyvrp_model import money_units
 
 _BIG_TIME = 10 * 24 * 3600
+#: Seconds of room past what the current plan already breaks (a late ETA, a route ending after the
+#: shift): the model times legs without breaks or area slowdowns and rounds each van's pace to 0.05,
+#: so its times differ a little from :func:`baton.live.model.evaluate`'s.
+SLACK_S = 600
 
 
 @dataclass(frozen=True)
@@ -108,10 +118,25 @@ def _start(plan: LivePlan, route: LiveRoute) -> tuple[int, int]:
     return route.position, route.ready_s
 
 
-def _latest(route: LiveRoute, ready: int) -> int:
+def _latest(route: LiveRoute, ready: int, current_end: int) -> int:
     # a break still due is not reserved: the current plan (breaks included) must stay a feasible
     # warm start; the re-timing with breaks and the repair in :mod:`baton.live.improve` decide
-    return max(ready, min(route.shift_end_s, route.max_end_s))
+    limit = min(route.shift_end_s, route.max_end_s)
+    if current_end > limit:  # already over: not later than now (see the module docs)
+        limit = current_end + SLACK_S
+    return max(ready, limit)
+
+
+def _own_windows(windows: list[tuple[int, int]], eta: int, late: bool) -> list[tuple[int, int]]:
+    """The windows of a stop on its current route: when it is late, the one it is late for (the
+    last to open before its ``eta``) first, closing at ``eta`` + :data:`SLACK_S`."""
+    if not late:
+        return windows
+    opened = [w for w in windows if w[0] <= eta]
+    if not opened:
+        return windows
+    lo, hi = max(opened, key=lambda w: w[1])
+    return [(lo, max(hi, eta + SLACK_S))] + [w for w in windows if w != (lo, hi)]
 
 
 def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 500.0) -> LiveModel:
@@ -122,10 +147,16 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
     mobile_routes = [r for r in routes if not r.started]
     eta: dict[str, int] = {}
     owner: dict[str, str] = {}
+    late: set[str] = set()
+    ends: dict[str, int] = {}
     for r in routes:
-        for v in evaluate(plan, r).visits:
+        timeline = evaluate(plan, r)
+        ends[r.id] = timeline.end_s
+        for v in timeline.visits:
             if v.item != r.pinned:
                 eta[v.item], owner[v.item] = v.start_s, r.id
+                if v.late_s > 0:
+                    late.add(v.item)
     waiting = sorted(o for o in plan.unassigned if o in plan.orders and o not in onboard_of
                      and plan.orders[o].windows)
     orders = sorted(owner) + [o for o in waiting if o not in owner]
@@ -183,7 +214,7 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
         per_metre, per_second = money_units(r.per_km / 1000), money_units(r.per_hour / 3600)
         vehicle_types.append(VehicleType(
             num_available=1, capacity=cap, start_depot=loc[point], end_depot=loc[r.end_depot],
-            tw_early=ready, tw_late=_latest(r, ready), unit_distance_cost=per_metre or 1,
+            tw_early=ready, tw_late=_latest(r, ready, ends[r.id]), unit_distance_cost=per_metre or 1,
             unit_duration_cost=per_second, profile=profile[r.id], name=r.id))
 
     clients: list[Client] = []
@@ -200,12 +231,13 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
         mine = owner.get(o)
         if mine is not None:
             e = eta[o]
-            for lo_s, hi_s in windows:
+            own = _own_windows(windows, e, o in late)
+            for lo_s, hi_s in own:
                 a, b = max(lo_s, e - churn.eta_tolerance_s), min(hi_s, e + churn.eta_tolerance_s)
                 if a <= b:
                     variants.append(("kept", mine, a, b, prize))
                     break
-            variants += [("retimed", mine, a, b, prize - money_units(churn.eta)) for a, b in windows]
+            variants += [("retimed", mine, a, b, prize - money_units(churn.eta)) for a, b in own]
         if o not in onboard_of and mobile_routes:
             cost = money_units(churn.driver) if mine is not None else 0
             variants += [("moved", None, a, b, prize - cost) for a, b in windows]

@@ -17,7 +17,7 @@ from weakref import WeakKeyDictionary
 
 from baton.service_layer import commands
 
-EVERY_S = 1800
+EVERY_S = 900
 ITERATIONS = 1500
 SAFETY_S = 60.0
 _last: WeakKeyDictionary[Any, int] = WeakKeyDictionary()
