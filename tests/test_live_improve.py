@@ -205,3 +205,23 @@ def test_a_plan_already_late_is_a_feasible_warm_start_and_nothing_gets_later(db_
         apply(plan, result)
     after = evaluate(plan, plan.routes[rid])
     assert after.late_s <= base.late_s and after.end_s <= base.end_s
+
+
+def test_an_order_at_a_depot_or_a_van_position_keeps_the_model_valid(db_url: str, day: DemoDay) -> None:
+    """Regression (CI, `baton simulate`): an order whose point is also a depot of the model (a van
+    standing at a stop of the same address, an order at the depot's address) took that depot's index,
+    and PyVRP refused the vehicle's start depot."""
+    from baton.live.improve_model import ChurnCosts, build_live_model, current_solution
+
+    _bus, board, started = _setup(db_url, day)
+    plan = board.plan
+    assert plan is not None
+    waiting = [o for rid, r in plan.routes.items() if rid not in started for o in r.order_ids]
+    route = plan.routes[started[0]]
+    plan.orders[waiting[0]].point = route.depot
+    plan.orders[waiting[1]].point = plan.orders[route.pinned].point if route.pinned else route.end_depot
+    model = build_live_model(plan, ChurnCosts())
+    data = model.data
+    assert all(data.vehicle_type(v).start_depot < data.num_depots for v in range(data.num_vehicle_types))
+    assert all(data.vehicle_type(v).end_depot < data.num_depots for v in range(data.num_vehicle_types))
+    assert current_solution(model, plan).is_feasible()

@@ -167,7 +167,10 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
                                    + [r.depot for r in routes]))
     client_pts = list(dict.fromkeys(plan.orders[o].point for o in orders))
     pts = depot_pts + client_pts
-    loc = {p: k for k, p in enumerate(pts)}
+    # a depot of the model is often a client's point too (a van standing at its last stop, an order at the
+    # depot's address): depots and clients keep their own indices, never one shared by point
+    depot_loc = {p: k for k, p in enumerate(depot_pts)}
+    client_loc = {p: len(depot_pts) + k for k, p in enumerate(client_pts)}
     n = len(pts)
     dist = np.zeros((n, n), dtype=np.int64)
     dur = np.zeros((n, n), dtype=np.int64)
@@ -213,7 +216,7 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
         cap += [big if fs <= r.capabilities else 0 for fs in feature_sets]
         per_metre, per_second = money_units(r.per_km / 1000), money_units(r.per_hour / 3600)
         vehicle_types.append(VehicleType(
-            num_available=1, capacity=cap, start_depot=loc[point], end_depot=loc[r.end_depot],
+            num_available=1, capacity=cap, start_depot=depot_loc[point], end_depot=depot_loc[r.end_depot],
             tw_early=ready, tw_late=_latest(r, ready, ends[r.id]), unit_distance_cost=per_metre or 1,
             unit_duration_cost=per_second, profile=profile[r.id], name=r.id))
 
@@ -250,7 +253,7 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
                 model.kept[o] = len(clients)
             elif variant == "retimed" and o not in model.retimed:
                 model.retimed[o] = len(clients)
-            clients.append(Client(location=loc[lo.point], delivery=demand(o, tie), service_duration=lo.service_s,
+            clients.append(Client(location=client_loc[lo.point], delivery=demand(o, tie), service_duration=lo.service_s,
                                   tw_early=a, tw_late=b, release_time=release,
                                   prize=max(1, value), required=False, group=len(groups), name=o))
             infos.append(ClientInfo(o, variant))
