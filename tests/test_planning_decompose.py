@@ -87,10 +87,10 @@ def test_union_day_spans_several_real_days_with_unique_ids() -> None:
 @pytest.mark.skipif(not (SHARED / "real" / "loggi" / "df").is_dir(), reason="../shared/data not present")
 def test_scale_command_reports_time_cost_and_peak_memory() -> None:
     result = CliRunner().invoke(app, ["bench", "scale", "--stops", "240", "--seconds", "2", "--part-size", "120",
-                                      "--json"])
+                                      "--workers", "2", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     (run,) = report["runs"]
-    assert run["stops"] == 240 and run["parts"] == 2
+    assert run["stops"] == 240 and run["parts"] == 2 and run["workers"] == 2
     assert run["routes"] > 0 and run["unassigned"] < 240 and run["cost"] > 0
     assert run["peak_rss_mib"] > 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import os
 import resource
 import time
 from dataclasses import dataclass, replace
@@ -68,7 +69,8 @@ def union_day(data: Path, stops: int, seed: int = 7) -> PlanningProblem:
 class ScaleRun:
     """One size: orders, wall seconds (matrices, search, breaks), plan cost (currency),
     routes, unassigned orders, km, and peak RSS in MiB: the planner process's peak plus the
-    peak of its largest search worker (``getrusage``; pages shared after fork count twice)."""
+    peak of its largest search worker (``getrusage``; pages shared after fork count twice);
+    ``workers``: search processes per part (:attr:`PlanningOptions.workers`)."""
 
     stops: int
     seconds: float
@@ -79,23 +81,24 @@ class ScaleRun:
     peak_rss_mib: float
     budget_s: float
     parts: int
+    workers: int
 
 
-def _measure(data: Path, stops: int, seconds: float, part_size: int, seed: int) -> dict[str, Any]:
+def _measure(data: Path, stops: int, seconds: float, part_size: int, seed: int, workers: int) -> dict[str, Any]:
     problem = union_day(data, stops, seed)
     started = time.perf_counter()
     plan = plan_large(problem, GreatCircleProvider(cache_size=0),
-                      PlanningOptions(time_limit_s=seconds, seed=seed), part_size=part_size)
+                      PlanningOptions(time_limit_s=seconds, seed=seed, workers=workers), part_size=part_size)
     wall = time.perf_counter() - started
     served = sum(len(r.order_ids) for r in plan.routes)
     if served + len(plan.unassigned) != stops:
         raise RuntimeError(f"{stops} orders in, {served} routed + {len(plan.unassigned)} unassigned out")
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"stops": stops, "seconds": round(wall, 1), "cost": round(plan.cost.total, 2), "routes": len(plan.routes),
             "unassigned": len(plan.unassigned), "km": round(sum(r.distance_m for r in plan.routes) / 1000, 1),
-            "peak_rss_mib": round((own + workers) / 1024, 1), "budget_s": seconds,
-            "parts": math.ceil(stops / part_size)}
+            "peak_rss_mib": round((own + children) / 1024, 1), "budget_s": seconds,
+            "parts": math.ceil(stops / part_size), "workers": workers}
 
 
 def _child(conn: Any, *args: Any) -> None:
@@ -107,15 +110,18 @@ def _child(conn: Any, *args: Any) -> None:
         conn.close()
 
 
-def run_size(data: Path, stops: int, seconds: float, part_size: int = DEFAULT_PART_SIZE, seed: int = 7) -> ScaleRun:
-    """Plan a ``stops``-order day in a fresh forked process and measure it.
+def run_size(data: Path, stops: int, seconds: float, part_size: int = DEFAULT_PART_SIZE, seed: int = 7,
+             workers: int | None = None) -> ScaleRun:
+    """Plan a ``stops``-order day in a fresh forked process and measure it, searching each part on
+    ``workers`` processes (default: every core, ``os.cpu_count()``).
 
     Raises:
         RuntimeError: when planning fails in the child (its message is kept).
     """
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, data, stops, seconds, part_size, seed))
+    proc = ctx.Process(target=_child, args=(child, data, stops, seconds, part_size, seed,
+                                                   workers or os.cpu_count() or 1))
     proc.start()
     child.close()
     status, payload = parent.recv()

@@ -192,6 +192,7 @@ def scale(
     part_size: Annotated[int, typer.Option(help="Largest part planned as one problem (orders).")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the enrichment and the search.")] = 7,
     data: Annotated[Path | None, typer.Option(help="Shared data folder (holding real/loggi).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Search processes per part (default: every core).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Plan city-sized days (unions of real Loggi Brasília days, enriched as in the demo) with the
@@ -204,8 +205,9 @@ def scale(
         budgets = [float(x) for x in seconds.split(",") if x.strip()]
         if len(budgets) == 1:
             budgets *= len(sizes)
-        if not sizes or len(budgets) != len(sizes) or min(sizes) < 1 or min(budgets) <= 0 or part_size < 1:
-            raise BenchError("--stops and --seconds must be positive, --seconds one value or one per size")
+        if not sizes or len(budgets) != len(sizes) or min(sizes) < 1 or min(budgets) <= 0 or part_size < 1 \
+                or (workers is not None and workers < 1):
+            raise BenchError("--stops, --seconds and --workers must be positive, --seconds one value or one per size")
         root = shared_data_dir(data)
     except ValueError as exc:  # BenchError is a ValueError, and so is a bad number
         err.print(f"[red]error:[/red] {exc}")
@@ -217,7 +219,7 @@ def scale(
         for n, budget in zip(sizes, budgets, strict=True):
             progress.update(task, description=f"{n} stops, {budget:g} s")
             try:
-                runs.append(run_size(root, n, budget, part_size, seed))
+                runs.append(run_size(root, n, budget, part_size, seed, workers))
             except (RuntimeError, ValueError) as exc:
                 err.print(f"[red]error:[/red] {exc}")
                 raise typer.Exit(1) from None
@@ -228,10 +230,11 @@ def scale(
                                      "runs": rows}) + "\n")
         return
     table = Table(title=f"Scale: Loggi Brasília days, parts of <= {part_size} orders")
-    for col in ("stops", "budget s", "wall s", "parts", "routes", "unassigned", "km", "cost", "peak RSS MiB"):
+    for col in ("stops", "budget s", "workers", "wall s", "parts", "routes", "unassigned", "km", "cost",
+                "peak RSS MiB"):
         table.add_column(col, justify="right")
     for r in runs:
-        table.add_row(str(r.stops), f"{r.budget_s:g}", f"{r.seconds:.1f}", str(r.parts), str(r.routes),
+        table.add_row(str(r.stops), f"{r.budget_s:g}", str(r.workers), f"{r.seconds:.1f}", str(r.parts), str(r.routes),
                       str(r.unassigned), f"{r.km:,.1f}", f"{r.cost:,.2f}", f"{r.peak_rss_mib:,.0f}")
     Console().print(table)
 

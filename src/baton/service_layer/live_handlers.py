@@ -9,7 +9,7 @@ still store what happened (new orders, breakdowns) but change no route: the ``st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -26,151 +26,47 @@ from baton.domain.events import (
     StopDeparted,
 )
 from baton.domain.lifecycle import OrderStatus
-from baton.domain.order import Order
 from baton.domain.plan import RouteStatus, StopKind
 from baton.domain.values import Actor, LatLng
 from baton.live.board import LiveBoard
 from baton.live.events import (
     BreakTaken,
-    DelayNotified,
-    DelayResolved,
     OrderInserted,
     OrderLeftUnassigned,
-    OrderReassigned,
     ReloadDone,
-    RouteReplanned,
     TrafficReported,
     VehicleBrokeDown,
 )
-from baton.live.model import RELOAD, LivePlan, Slowdown, evaluate, touches
-from baton.live.notices import Notice
+from baton.live.model import RELOAD, Slowdown, touches
 from baton.live.ops import Insertion, breakdown, insert_order, remove_order, repair, second_attempt
 from baton.service_layer import commands
-from baton.service_layer.handlers import Dependencies
+from baton.service_layer.live_publish import (
+    MATERIAL_ETA_S,
+    auto_board,
+    live_board,
+    membership,
+    notify_unserved,
+    place,
+    publish,
+    repoint,
+)
 from baton.service_layer.unit_of_work import AbstractUnitOfWork
 
 if TYPE_CHECKING:
+    from baton.service_layer.handlers import Dependencies
     from baton.service_layer.messagebus import MessageBus
 
 S = OrderStatus
 
 
-def _board(deps: Dependencies) -> LiveBoard | None:
-    return deps.live if isinstance(deps.live, LiveBoard) else None
-
-
-def _auto(deps: Dependencies) -> LiveBoard | None:
-    board = _board(deps)
-    return board if board is not None and board.mode == "baton" else None
-
-
-#: A re-timed route is written back only when a stop's ETA (or the return) moved at least this much (s).
-MATERIAL_ETA_S = 60
 #: Re-sequencing work (route timings) a traffic report may spend on the fast path; the background
 #: improvement (:mod:`baton.live.improve`) does the rest.
 TRAFFIC_REPAIR_EVALS = 160
 
 
-def publish(uow: AbstractUnitOfWork, board: LiveBoard, route_ids: Iterable[str], cause: str, at: datetime,
-            material_s: int = 0, always: Iterable[str] = ()) -> list[str]:
-    """Write each route (done prefix + open stops with ETAs) and a ``live.route_replanned`` event
-    (all routes in one batch, :meth:`PlanRepository.save_routes`); in ``baton`` mode also tell the
-    customers whose predicted ETA (with its uncertainty) now misses the window, once per delay
-    episode, and those whose delay is over (:mod:`baton.live.notices`). With ``material_s`` > 0, a route whose stop
-    sequence is unchanged and no ETA moved by ``material_s`` seconds or more since it was last
-    published is not rewritten (except those in ``always``). Returns the route ids written."""
-    plan = board.plan
-    assert plan is not None
-    written = []
-    forced = set(always)
-    for rid in sorted(set(route_ids) | forced):
-        route = plan.routes[rid]
-        timeline = evaluate(plan, route)
-        if board.mode == "baton":
-            for notice in board.delays.review(plan, timeline, board.clock(at)):
-                _tell(uow, plan, notice, at)
-        if material_s > 0 and rid not in forced and not board.moved(rid, timeline, material_s):
-            continue
-        # only the done prefix is read back, and only when there is one
-        stored = None
-        if board.done_count.get(rid):
-            try:
-                stored = uow.plans.get_route(rid)
-            except NotFound:
-                stored = None
-        domain = board.to_route(rid, stored, timeline)
-        written.append(domain)
-        uow.record(RouteReplanned(occurred_at=at, route_id=rid, cause=cause, order_ids=route.order_ids,
-                                  end=domain.end.isoformat()))
-    uow.plans.save_routes(written, board.plan_id)
-    return [r.id for r in written]
-
-
-def _notify(uow: AbstractUnitOfWork, board: LiveBoard, order_id: str, at: datetime) -> None:
-    """Tell the customer of ``order_id``, left without a route today, unless they already know."""
-    assert board.plan is not None
-    notice = board.delays.unserved(board.plan, order_id)
-    if notice is not None:
-        _tell(uow, board.plan, notice, at)
-
-
-def _tell(uow: AbstractUnitOfWork, plan: LivePlan, notice: Notice, at: datetime) -> None:
-    from baton.planning.mapping import from_clock
-
-    eta = from_clock(notice.eta_s, plan.day_start).isoformat() if notice.eta_s is not None else ""
-    end = from_clock(notice.window_end_s, plan.day_start).isoformat()
-    kind = DelayResolved if notice.kind == "resolved" else DelayNotified
-    uow.record(kind(occurred_at=at, order_id=notice.order_id, eta=eta, window_end=end))
-
-
-def _membership(plan: LivePlan, route_ids: Iterable[str]) -> dict[str, str]:
-    """order id → live route id, for the open orders of ``route_ids`` (before a repair)."""
-    return {o: rid for rid in route_ids for o in plan.routes[rid].order_ids}
-
-
-def _repoint(uow: AbstractUnitOfWork, board: LiveBoard, before: dict[str, str], changed: Iterable[str],
-             at: datetime, actor: str) -> None:
-    """Orders a repair moved to another route (``before``: where they were) follow it in storage
-    (``live.order_reassigned``, lifecycle matched to the new route)."""
-    plan = board.plan
-    assert plan is not None
-    moved = {o: rid for rid in changed for o in plan.routes[rid].order_ids if before.get(o, rid) != rid}
-    if moved:
-        for order in uow.orders.get_many(sorted(moved)):
-            _place(uow, board, order, moved[order.id], at, actor, "moved by live repair")
-
-
-def _status(board: LiveBoard, route_id: str) -> RouteStatus:
-    assert board.plan is not None
-    if board.plan.routes[route_id].started:
-        return RouteStatus.IN_PROGRESS
-    meta = board.route_meta.get(route_id)
-    return meta.status if meta is not None else RouteStatus.DISPATCHED
-
-
-def _place(uow: AbstractUnitOfWork, board: LiveBoard, order: Order, route_id: str, at: datetime, actor: str,
-           reason: str) -> None:
-    """Move ``order`` along its lifecycle to match ``route_id``'s progress (planned, dispatched,
-    out for delivery); an order already under way on another route is re-pointed with a
-    ``live.order_reassigned`` event."""
-    who = Actor.parse(actor)
-    status = _status(board, route_id)
-    if order.status in (S.CREATED, S.REATTEMPT):
-        order.plan(route_id, at=at, actor=who)
-    elif order.route_id != route_id:
-        order.events.append(OrderReassigned(occurred_at=at, actor=actor, order_id=order.id,
-                                            from_route_id=order.route_id, to_route_id=route_id, reason=reason))
-        order.route_id = route_id
-        order.version += 1
-    if status in (RouteStatus.DISPATCHED, RouteStatus.IN_PROGRESS) and order.status == S.PLANNED:
-        order.transition(S.DISPATCHED, at=at, actor=who)
-    if status == RouteStatus.IN_PROGRESS and order.status == S.DISPATCHED:
-        order.transition(S.OUT_FOR_DELIVERY, at=at, actor=who)
-
-
 def start_live(cmd: commands.StartLive, uow: AbstractUnitOfWork, deps: Dependencies) -> int:
     """Load the board and publish every route; returns the number of routes."""
-    board = _board(deps)
+    board = live_board(deps)
     if board is None:
         return 0
     with uow:
@@ -184,14 +80,14 @@ def start_live(cmd: commands.StartLive, uow: AbstractUnitOfWork, deps: Dependenc
             for oid in todo:
                 result = insert_order(plan, oid)
                 if isinstance(result, Insertion):
-                    _place(uow, board, by_id[oid], result.route_id, cmd.at, cmd.actor, "built by insertion")
+                    place(uow, board, by_id[oid], result.route_id, cmd.at, cmd.actor, "built by insertion")
                 elif board.mode == "baton":
                     uow.record(OrderLeftUnassigned(occurred_at=cmd.at, actor=cmd.actor, order_id=oid,
                                                    reason=result))
         publish(uow, board, plan.routes, "start", cmd.at)
         if board.mode == "baton":  # neither the morning plan nor the fast path could serve them: tell them now
             for oid in sorted(plan.unassigned):
-                _notify(uow, board, oid, cmd.at)
+                notify_unserved(uow, board, oid, cmd.at)
         uow.commit()
     return len(plan.routes)
 
@@ -203,7 +99,7 @@ def add_live_order(cmd: commands.AddLiveOrder, uow: AbstractUnitOfWork, deps: De
     if not any(isinstance(e, OrderCreated) for e in order.events):
         order.events.insert(0, OrderCreated(occurred_at=cmd.at, actor=cmd.actor, order_id=order.id,
                                             external_ref=order.external_ref))
-    board = _auto(deps) or _board(deps)
+    board = auto_board(deps) or live_board(deps)
     with uow:
         uow.orders.add_many([order])
         if board is None:
@@ -218,7 +114,7 @@ def add_live_order(cmd: commands.AddLiveOrder, uow: AbstractUnitOfWork, deps: De
             return plan.unassigned[order.id]
         result = insert_order(plan, order.id)
         if isinstance(result, Insertion):
-            _place(uow, board, order, result.route_id, cmd.at, cmd.actor, "new order")
+            place(uow, board, order, result.route_id, cmd.at, cmd.actor, "new order")
             visit = next(v for v in result.timeline.visits if v.item == order.id)
             from baton.planning.mapping import from_clock
 
@@ -229,7 +125,7 @@ def add_live_order(cmd: commands.AddLiveOrder, uow: AbstractUnitOfWork, deps: De
             publish(uow, board, [result.route_id], "order.added", cmd.at)
         else:
             uow.record(OrderLeftUnassigned(occurred_at=cmd.at, actor=cmd.actor, order_id=order.id, reason=result))
-            _notify(uow, board, order.id, cmd.at)
+            notify_unserved(uow, board, order.id, cmd.at)
         uow.commit()
     return result
 
@@ -241,7 +137,7 @@ def assign_order(cmd: commands.AssignOrder, uow: AbstractUnitOfWork, deps: Depen
     Raises:
         NotFound: without a live board, or for an unknown order/route.
     """
-    board = _board(deps)
+    board = live_board(deps)
     if board is None:
         raise NotFound("live orchestration is off: nothing to assign to")
     with uow:
@@ -260,7 +156,7 @@ def assign_order(cmd: commands.AssignOrder, uow: AbstractUnitOfWork, deps: Depen
         new = [cmd.order_id] if cmd.order_id in route.onboard or reload_before else [RELOAD, cmd.order_id]
         route.free = items[:pos] + new + items[pos:]
         plan.unassigned.pop(cmd.order_id, None)
-        _place(uow, board, order, cmd.route_id, cmd.at, cmd.actor, "assigned by dispatcher")
+        place(uow, board, order, cmd.route_id, cmd.at, cmd.actor, "assigned by dispatcher")
         publish(uow, board, [cmd.route_id] + ([old] if old else []), "order.assigned", cmd.at)
         uow.commit()
 
@@ -278,7 +174,7 @@ def report_traffic(cmd: commands.ReportTraffic, uow: AbstractUnitOfWork, deps: D
         raise ValidationError(f"factor must be > 0, got {cmd.factor}")
     if cmd.end < cmd.start:
         raise ValidationError("end: the slowdown ends before it starts")
-    board = _board(deps)
+    board = live_board(deps)
     incident = f"tr-{cmd.start.isoformat()}-{cmd.vehicle_id or 'area'}"
     event = TrafficReported(occurred_at=cmd.at, actor=cmd.actor, incident_id=incident, factor=cmd.factor,
                             start=cmd.start.isoformat(), end=cmd.end.isoformat(),
@@ -295,9 +191,9 @@ def report_traffic(cmd: commands.ReportTraffic, uow: AbstractUnitOfWork, deps: D
             # only the routes with a leg in the slowdown's area and span can change
             hit = [rid for rid, r in plan.routes.items() if touches(plan, r, slowdown)]
             plan.slowdowns.append(slowdown)
-            where = _membership(plan, hit)
+            where = membership(plan, hit)
             moved = repair(plan, hit, max_evals=TRAFFIC_REPAIR_EVALS) if board.mode == "baton" else set()
-            _repoint(uow, board, where, moved, cmd.at, cmd.actor)
+            repoint(uow, board, where, moved, cmd.at, cmd.actor)
             # re-timed routes are written only when an ETA moved materially; re-sequenced ones always
             changed = publish(uow, board, hit, "traffic", cmd.at, MATERIAL_ETA_S, always=moved)
         uow.commit()
@@ -310,7 +206,7 @@ def report_breakdown(cmd: commands.ReportBreakdown, uow: AbstractUnitOfWork,
     ``manual``: they wait for a dispatcher; no board: they are lost. Parcels on board go back to
     the depot with the recovery service (available for reload 45 min later). Returns
     ``(moved, unassigned)`` order ids."""
-    board = _board(deps)
+    board = live_board(deps)
     with uow:
         route = uow.plans.get_route(cmd.route_id)
         moved: list[str] = []
@@ -337,12 +233,12 @@ def report_breakdown(cmd: commands.ReportBreakdown, uow: AbstractUnitOfWork,
                 changed = {cmd.route_id}
             by_id = {o.id: o for o in uow.orders.get_many(moved + left)}
             for o in moved:
-                _place(uow, board, by_id[o], plan.route_of(o).id, cmd.at, cmd.actor, cmd.reason)  # type: ignore[union-attr]
+                place(uow, board, by_id[o], plan.route_of(o).id, cmd.at, cmd.actor, cmd.reason)  # type: ignore[union-attr]
             if board.mode == "baton":
                 for o in left:
                     uow.record(OrderLeftUnassigned(occurred_at=cmd.at, actor=cmd.actor, order_id=o,
                                                    reason=plan.unassigned.get(o, "no feasible route")))
-                    _notify(uow, board, o, cmd.at)
+                    notify_unserved(uow, board, o, cmd.at)
             publish(uow, board, changed, "breakdown", cmd.at)
         uow.record(VehicleBrokeDown(occurred_at=cmd.at, actor=cmd.actor, route_id=route.id,
                                     vehicle_id=route.vehicle_id, moved=moved, unassigned=left,
@@ -363,7 +259,7 @@ def _mark_done(uow: AbstractUnitOfWork, route_id: str, kind: StopKind, start: da
 
 def take_break(cmd: commands.TakeBreak, uow: AbstractUnitOfWork, deps: Dependencies) -> None:
     """The driver rested: the break stop is done; the next stretch of work starts now."""
-    board = _board(deps)
+    board = live_board(deps)
     with uow:
         _mark_done(uow, cmd.route_id, StopKind.BREAK, cmd.started, cmd.at)
         if board is not None and board.plan is not None:
@@ -375,7 +271,7 @@ def take_break(cmd: commands.TakeBreak, uow: AbstractUnitOfWork, deps: Dependenc
 
 def reload_at_depot(cmd: commands.ReloadAtDepot, uow: AbstractUnitOfWork, deps: Dependencies) -> None:
     """The van loaded its next trip at the depot: the reload stop is done, the parcels on board."""
-    board = _board(deps)
+    board = live_board(deps)
     with uow:
         _mark_done(uow, cmd.route_id, StopKind.RELOAD, cmd.at, cmd.at)
         loaded: list[str] = []
@@ -445,14 +341,14 @@ def _react(bus: MessageBus, board: LiveBoard, event: Event) -> None:
                 order = uow.orders.get(event.order_id)
                 if isinstance(result, Insertion) and order.status == S.FAILED_ATTEMPT:
                     order.transition(S.REATTEMPT, at=event.occurred_at, reason="second attempt today")
-                    _place(uow, board, order, event.route_id, event.occurred_at, "system:baton", "second attempt")
+                    place(uow, board, order, event.route_id, event.occurred_at, "system:baton", "second attempt")
                 elif isinstance(result, str):
                     uow.record(OrderLeftUnassigned(occurred_at=event.occurred_at, order_id=event.order_id,
                                                    reason=result))
             if board.mode == "baton":
-                where = _membership(plan, [event.route_id])
+                where = membership(plan, [event.route_id])
                 repaired = repair(plan, [event.route_id])
-                _repoint(uow, board, where, repaired, event.occurred_at, "system:baton")
+                repoint(uow, board, where, repaired, event.occurred_at, "system:baton")
                 changed |= repaired
                 publish(uow, board, changed, "stop.departed", event.occurred_at)
             uow.commit()
@@ -469,10 +365,10 @@ def _react(bus: MessageBus, board: LiveBoard, event: Event) -> None:
                 result = insert_order(plan, order.id, [route.id] if onboard else None)
                 changed = {x for x in (old, result.route_id if isinstance(result, Insertion) else None) if x}
                 if isinstance(result, Insertion):
-                    _place(uow, board, order, result.route_id, event.occurred_at, "system:baton", "order modified")
+                    place(uow, board, order, result.route_id, event.occurred_at, "system:baton", "order modified")
                 publish(uow, board, changed, "order.updated", event.occurred_at)
                 if isinstance(result, str):
-                    _notify(uow, board, order.id, event.occurred_at)
+                    notify_unserved(uow, board, order.id, event.occurred_at)
             uow.commit()
 
 

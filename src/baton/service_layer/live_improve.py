@@ -13,12 +13,17 @@ changed meanwhile (:func:`baton.live.improve.apply` refuses a stale result).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from baton.live.events import LivePlanImproved
 from baton.live.improve import ImproveOptions, ImproveResult, apply, improve
 from baton.live.improve_model import ChurnCosts
 from baton.service_layer import commands
-from baton.service_layer.handlers import Dependencies
+from baton.service_layer.live_publish import auto_board, place, publish
 from baton.service_layer.unit_of_work import AbstractUnitOfWork
+
+if TYPE_CHECKING:
+    from baton.service_layer.handlers import Dependencies
 
 
 def improve_live_plan(cmd: commands.ImproveLivePlan, uow: AbstractUnitOfWork,
@@ -29,9 +34,7 @@ def improve_live_plan(cmd: commands.ImproveLivePlan, uow: AbstractUnitOfWork,
         ValueError: on bad options (``seconds`` <= 0, ``margin`` outside [0, 1)).
         NotFound: when there is no current plan.
     """
-    from baton.service_layer.live_handlers import _auto, _place, publish
-
-    board = _auto(deps)
+    board = auto_board(deps)
     if board is None:
         return None
     opts = ImproveOptions(seconds=cmd.seconds, max_iterations=cmd.max_iterations, margin=cmd.margin,
@@ -46,7 +49,7 @@ def improve_live_plan(cmd: commands.ImproveLivePlan, uow: AbstractUnitOfWork,
             for oid in touched:
                 route = plan.route_of(oid)
                 if route is not None and oid in by_id:
-                    _place(uow, board, by_id[oid], route.id, cmd.at, cmd.actor, "background improvement")
+                    place(uow, board, by_id[oid], route.id, cmd.at, cmd.actor, "background improvement")
             publish(uow, board, changed, "improvement", cmd.at)
         uow.record(LivePlanImproved(
             occurred_at=cmd.at, actor=cmd.actor, plan_id=board.plan_id, published=result.publish,

@@ -10,12 +10,17 @@ does not know yet are told (:mod:`baton.live.notices`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from baton.domain.lifecycle import OrderStatus
 from baton.live.events import LivePlanRescued
 from baton.live.rescue import RescueResult, rescue
 from baton.service_layer import commands
-from baton.service_layer.handlers import Dependencies
+from baton.service_layer.live_publish import auto_board, notify_unserved, place, publish
 from baton.service_layer.unit_of_work import AbstractUnitOfWork
+
+if TYPE_CHECKING:
+    from baton.service_layer.handlers import Dependencies
 
 S = OrderStatus
 #: Orders without a route that a rescue pass may give one (the others are done or cancelled).
@@ -29,9 +34,7 @@ def rescue_live_plan(cmd: commands.RescueLivePlan, uow: AbstractUnitOfWork,
     Raises:
         NotFound: when there is no current plan.
     """
-    from baton.service_layer.live_handlers import _auto, _notify, _place, publish
-
-    board = _auto(deps)
+    board = auto_board(deps)
     if board is None:
         return None
     with uow:
@@ -48,10 +51,10 @@ def rescue_live_plan(cmd: commands.RescueLivePlan, uow: AbstractUnitOfWork,
             if order.status == S.FAILED_ATTEMPT:
                 order.transition(S.REATTEMPT, at=cmd.at, reason="second attempt today")
             why = "rescue: moved to keep it on time" if oid in result.moved else "rescue: given a route"
-            _place(uow, board, order, route.id, cmd.at, cmd.actor, why)
+            place(uow, board, order, route.id, cmd.at, cmd.actor, why)
         publish(uow, board, result.changed, "rescue", cmd.at)
         for oid in sorted(result.unassigned):
-            _notify(uow, board, oid, cmd.at)
+            notify_unserved(uow, board, oid, cmd.at)
         uow.record(LivePlanRescued(
             occurred_at=cmd.at, actor=cmd.actor, plan_id=board.plan_id, resequenced=result.resequenced,
             moved={o: to for o, (_, to) in sorted(result.moved.items())},

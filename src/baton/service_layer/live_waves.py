@@ -11,19 +11,23 @@ released and postponed orders with the reason, in the transaction that publishes
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from baton.domain.errors import NotFound
 from baton.domain.lifecycle import OrderStatus
 from baton.domain.plan import RouteStatus
-from baton.live.board import LiveBoard
 from baton.live.events import WaveReleased
 from baton.live.model import LivePlan, evaluate
 from baton.live.ops import Insertion, insert_order
 from baton.live.waves import DemandModel, WaveOptions, WaveState, must_dispatch, plan_wave
 from baton.service_layer import commands
-from baton.service_layer.handlers import Dependencies
+from baton.service_layer.live_publish import live_board, place, publish
 from baton.service_layer.unit_of_work import AbstractUnitOfWork
+
+if TYPE_CHECKING:
+    from baton.service_layer.handlers import Dependencies
 
 
 def wave_inputs(plan: LivePlan, order_ids: list[str], depot: int, planning_start: int, depot_late: int,
@@ -61,11 +65,9 @@ def release_wave(cmd: commands.ReleaseWave, uow: AbstractUnitOfWork, deps: Depen
         NotFound: without a live board (live orchestration off).
         ValueError: ``waves_left`` negative or an unknown ``method``.
     """
-    from baton.service_layer.live_handlers import _place, publish
-
     if cmd.waves_left < 0:
         raise ValueError(f"waves_left must be >= 0, got {cmd.waves_left}")
-    board = deps.live if isinstance(deps.live, LiveBoard) else None
+    board = live_board(deps)
     if board is None:
         raise NotFound("live orchestration is off: no live plan to release a wave from")
     with uow:
@@ -119,7 +121,7 @@ def release_wave(cmd: commands.ReleaseWave, uow: AbstractUnitOfWork, deps: Depen
                 used.append(van.id)
                 board.route_meta[van.id].status = RouteStatus.DISPATCHED
         for o in released:
-            _place(uow, board, stored[o], plan.route_of(o).id, cmd.at, cmd.actor, "wave")  # type: ignore[union-attr]
+            place(uow, board, stored[o], plan.route_of(o).id, cmd.at, cmd.actor, "wave")  # type: ignore[union-attr]
         postponed = [o for o in open_ids if o not in reasons]
         for o in postponed:
             reasons[o] = "postponed"
