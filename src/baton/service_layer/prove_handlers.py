@@ -39,7 +39,7 @@ from baton.prove.model import (
     parcel_flags,
 )
 from baton.prove.requirements import RuleSet, parcels_of, requirements_for, unmet
-from baton.service_layer import commands, handlers
+from baton.service_layer import commands
 from baton.service_layer.prove_claims import move_claim, new_claim, open_claim, records
 from baton.service_layer.prove_commands import (
     ApplyDriverActions,
@@ -381,3 +381,7 @@ PROVE_HANDLERS: dict[type[commands.Command], Callable[..., object]] = {
     RecordCarrierPod: record_carrier_pod,
     MessageCustomer: message_customer,
 }
+
+# Imported last: handlers.py registers PROVE_HANDLERS when it is imported, so whichever of the two
+# modules is imported first, the other finds what it needs (the driver actions call handlers.*).
+from baton.service_layer import handlers  # noqa: E402
