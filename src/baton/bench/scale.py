@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
-import os
 import resource
 import time
 from dataclasses import dataclass, replace
@@ -27,6 +26,7 @@ from baton.domain.fleet import Depot, Driver, Vehicle
 from baton.domain.order import Order
 from baton.intake.loggi import load_loggi_day
 from baton.planning.decompose import DEFAULT_PART_SIZE, plan_large
+from baton.planning.parallel import default_workers
 from baton.planning.problem import PlanningOptions, PlanningProblem
 
 
@@ -113,7 +113,7 @@ def _child(conn: Any, *args: Any) -> None:
 def run_size(data: Path, stops: int, seconds: float, part_size: int = DEFAULT_PART_SIZE, seed: int = 7,
              workers: int | None = None) -> ScaleRun:
     """Plan a ``stops``-order day in a fresh forked process and measure it, searching each part on
-    ``workers`` processes (default: every core, ``os.cpu_count()``).
+    ``workers`` processes (default: every core this process may use, :func:`default_workers`).
 
     Raises:
         RuntimeError: when planning fails in the child (its message is kept).
@@ -121,7 +121,7 @@ def run_size(data: Path, stops: int, seconds: float, part_size: int = DEFAULT_PA
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, data, stops, seconds, part_size, seed,
-                                                   workers or os.cpu_count() or 1))
+                                            workers or default_workers()))
     proc.start()
     child.close()
     status, payload = parent.recv()

@@ -62,7 +62,7 @@ def publish(uow: AbstractUnitOfWork, board: LiveBoard, route_ids: Iterable[str],
         timeline = evaluate(plan, route)
         if board.mode == "baton":
             for notice in board.delays.review(plan, timeline, board.clock(at)):
-                tell(uow, plan, notice, at)
+                _tell(uow, plan, notice, at)
         if material_s > 0 and rid not in forced and not board.moved(rid, timeline, material_s):
             continue
         # only the done prefix is read back, and only when there is one
@@ -85,10 +85,10 @@ def notify_unserved(uow: AbstractUnitOfWork, board: LiveBoard, order_id: str, at
     assert board.plan is not None
     notice = board.delays.unserved(board.plan, order_id)
     if notice is not None:
-        tell(uow, board.plan, notice, at)
+        _tell(uow, board.plan, notice, at)
 
 
-def tell(uow: AbstractUnitOfWork, plan: LivePlan, notice: Notice, at: datetime) -> None:
+def _tell(uow: AbstractUnitOfWork, plan: LivePlan, notice: Notice, at: datetime) -> None:
     from baton.planning.mapping import from_clock
 
     eta = from_clock(notice.eta_s, plan.day_start).isoformat() if notice.eta_s is not None else ""
@@ -103,7 +103,7 @@ def membership(plan: LivePlan, route_ids: Iterable[str]) -> dict[str, str]:
 
 
 def repoint(uow: AbstractUnitOfWork, board: LiveBoard, before: dict[str, str], changed: Iterable[str],
-             at: datetime, actor: str) -> None:
+            at: datetime, actor: str) -> None:
     """Orders a repair moved to another route (``before``: where they were) follow it in storage
     (``live.order_reassigned``, lifecycle matched to the new route)."""
     plan = board.plan
@@ -123,7 +123,7 @@ def _route_status(board: LiveBoard, route_id: str) -> RouteStatus:
 
 
 def place(uow: AbstractUnitOfWork, board: LiveBoard, order: Order, route_id: str, at: datetime, actor: str,
-           reason: str) -> None:
+          reason: str) -> None:
     """Move ``order`` along its lifecycle to match ``route_id``'s progress (planned, dispatched,
     out for delivery); an order already under way on another route is re-pointed with a
     ``live.order_reassigned`` event."""
