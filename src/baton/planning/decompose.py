@@ -4,8 +4,9 @@
 (``(depots + part)^2`` entries, never the whole day's ``n^2``), and each part is planned by
 :func:`~baton.planning.planner.plan_routes` (all cores) with a share of the time budget
 proportional to its size. The crews are shared out in proportion to each part's parcels
-(at least one each). Seams are not re-optimised across parts (an order near a sector border
-stays in its sector); that is the main cost of decomposing, measured by ``baton bench scale``.
+(at least one each). The last :data:`SEAM_SHARE` of the budget re-plans groups of neighbouring
+routes across the parts' borders (:mod:`baton.planning.seams`); what decomposing still costs
+is measured by ``baton bench scale``.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ from baton.domain.values import LatLng
 from baton.planning.mapping import PlanningError, check_pickups, pair_drivers
 from baton.planning.planner import plan_routes
 from baton.planning.problem import PlanningOptions, PlanningProblem
+from baton.planning.seams import improve_seams, routes_cost
 
 ProgressCallback = Callable[[float, float], None]
+SEAM_SHARE = 0.1
+"""Share of a decomposed day's budget spent improving across the parts' seams (the rest
+plans the parts)."""
 DEFAULT_PART_SIZE = 2000
 """Largest number of orders planned as one part (PyVRP handles this size well; two int64
 matrices of 2,000 points are 64 MB per routing profile)."""
@@ -115,6 +120,19 @@ def split_problem(problem: PlanningProblem, part_size: int = DEFAULT_PART_SIZE) 
     return out
 
 
+def _breakdown(problem: PlanningProblem, options: PlanningOptions, routes: list[Route],
+               unassigned: list[UnassignedOrder]) -> CostBreakdown:
+    """The day's cost by component, as :func:`plan_routes` reports a plan's."""
+    vehicles = {v.id: v for v in problem.vehicles}
+    orders = {o.id: o for o in problem.orders}
+    fixed = sum(vehicles[r.vehicle_id].costs.fixed_per_day for r in routes)
+    distance = sum(vehicles[r.vehicle_id].costs.per_km * r.distance_m / 1000 for r in routes)
+    own = sum(r.cost for r in routes)
+    missed = sum(options.drop_penalty * orders[u.order_id].priority for u in unassigned)
+    late = routes_cost(routes, orders, options) - own
+    return CostBreakdown(fixed, distance, own - fixed - distance, missed + late, problem.currency)
+
+
 def plan_large(
     problem: PlanningProblem,
     travel: TravelTimeProvider,
@@ -122,13 +140,16 @@ def plan_large(
     on_progress: ProgressCallback | None = None,
     part_size: int = DEFAULT_PART_SIZE,
 ) -> Plan:
-    """Plan a day of any size within ``options.time_limit_s`` (plus the time to fetch each
-    part's matrices and place breaks): up to ``part_size`` orders it is exactly
-    :func:`plan_routes`; above, the parts of :func:`split_problem` are planned one after the
-    other, each with ``time_limit_s x part orders / all orders`` seconds, and merged.
+    """Plan a day of any size within ``options.time_limit_s`` (plus the time to place breaks
+    after the last search): up to ``part_size`` orders it is exactly :func:`plan_routes`; above,
+    the parts of :func:`split_problem` are planned one after the other, each with
+    ``(1 - SEAM_SHARE) x time_limit_s x part orders / all orders`` seconds, merged, and the rest
+    of the budget goes to :func:`~baton.planning.seams.improve_seams` (groups of neighbouring
+    routes re-planned across the parts' borders).
 
     ``on_progress(elapsed_s, fraction_done)`` reports over the whole day. Units, costs and the
-    unassigned reasons are those of :func:`plan_routes`.
+    unassigned reasons are those of :func:`plan_routes`; a decomposed plan's ``objective`` is the
+    sum of its parts' before the seams pass (diagnostics only).
 
     Raises:
         PlanningError: see :func:`split_problem` and :func:`plan_routes`.
@@ -140,34 +161,45 @@ def plan_large(
     started = time.perf_counter()
     parts = split_problem(problem, part_size)
     total = sum(len(p.orders) for p in parts) or 1
-    plan_id = uuid4().hex[:12]
     routes: list[Route] = []
+    part_of: list[int] = []
     unassigned: list[UnassignedOrder] = []
-    cost = CostBreakdown(currency=problem.currency)
     solve_s, objective, done = 0.0, 0.0, 0
-    for part in parts:
+    parts_share = 1.0 - SEAM_SHARE
+
+    def report(elapsed: float, fraction: float) -> None:
+        if on_progress:
+            on_progress(elapsed, min(1.0, fraction))
+
+    for k, part in enumerate(parts):
         share = len(part.orders) / total
-        budget = max(1.0, options.time_limit_s * share)
+        budget = max(1.0, options.time_limit_s * parts_share * share)
 
-        def report(_e: float, f: float, base: int = done, weight: float = share) -> None:
-            if on_progress:
-                on_progress(time.perf_counter() - started, min(1.0, base / total + f * weight))
+        def part_progress(_e: float, f: float, base: int = done, weight: float = share) -> None:
+            report(time.perf_counter() - started, parts_share * (base / total + f * weight))
 
-        sub = plan_routes(part, travel, replace(options, time_limit_s=budget), report)
-        for route in sub.routes:
-            route.id = f"{plan_id}-{len(routes) + 1:03d}"
-            route.plan_id = plan_id
-            routes.append(route)
+        sub = plan_routes(part, travel, replace(options, time_limit_s=budget), part_progress)
+        routes += sub.routes
+        part_of += [k] * len(sub.routes)
         unassigned.extend(UnassignedOrder(u.order_id, u.reason) for u in sub.unassigned)
-        cost = CostBreakdown(cost.fixed + sub.cost.fixed, cost.distance + sub.cost.distance,
-                             cost.time + sub.cost.time, cost.penalties + sub.cost.penalties, problem.currency)
         solve_s += sub.solve_seconds
         objective += sub.objective
         done += len(part.orders)
-    if on_progress:
-        on_progress(time.perf_counter() - started, 1.0)
-    return Plan(id=plan_id, created_at=datetime.now(UTC), routes=routes, unassigned=unassigned, cost=cost,
-                solve_seconds=solve_s, objective=objective, feasible=True)
+    left = options.time_limit_s - (time.perf_counter() - started)
+    if left >= 1.0:
+        seam_started = time.perf_counter()
+        seams = improve_seams(problem, routes, part_of, unassigned, travel, options, left,
+                              lambda e, f: report(time.perf_counter() - started, parts_share + (1 - parts_share) * f))
+        routes, unassigned = seams.routes, seams.unassigned
+        solve_s += time.perf_counter() - seam_started
+    plan_id = uuid4().hex[:12]
+    for k, route in enumerate(routes, 1):
+        route.id = f"{plan_id}-{k:03d}"
+        route.plan_id = plan_id
+    report(time.perf_counter() - started, 1.0)
+    return Plan(id=plan_id, created_at=datetime.now(UTC), routes=routes, unassigned=unassigned,
+                cost=_breakdown(problem, options, routes, unassigned), solve_seconds=solve_s,
+                objective=objective, feasible=True)
 
 
-__all__ = ["DEFAULT_PART_SIZE", "plan_large", "sectors", "split_problem"]
+__all__ = ["DEFAULT_PART_SIZE", "SEAM_SHARE", "plan_large", "sectors", "split_problem"]

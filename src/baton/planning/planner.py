@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import uuid4
@@ -22,6 +22,7 @@ from pyvrp import (
     IteratedLocalSearchParams,
     ProblemData,
     Result,
+    Solution,
     SolveParams,
     solve,
 )
@@ -38,6 +39,7 @@ from baton.planning.mapping import (
     from_clock,
     problem_matrices,
     resolve_day_start,
+    to_clock,
     transfer_partners,
     window_bounds,
 )
@@ -46,7 +48,9 @@ from baton.planning.problem import PlanningOptions, PlanningProblem
 from baton.planning.pyvrp_model import (
     SOFT_LATE_STEPS_S,
     SolverModel,
+    StartRoute,
     build_model,
+    initial_solution,
     penalty_params,
     solved_routes,
 )
@@ -98,19 +102,40 @@ def _parallel_params(data: ProblemData) -> SolveParams:
     return SolveParams(penalty=penalty_params(data))
 
 
-def _solve(model: SolverModel, options: PlanningOptions,
-           on_progress: ProgressCallback | None) -> Result | ParallelResult:
+def _solve(model: SolverModel, options: PlanningOptions, on_progress: ProgressCallback | None,
+           start: Solution | None = None) -> Result | ParallelResult:
     workers = 1 if options.workers is None else options.workers
     if workers > 1 and options.max_iterations is None and options.time_limit_s >= PARALLEL_MIN_S:
         return parallel_solve(model.data, options.time_limit_s, seed=options.seed, workers=workers,
-                              params=_parallel_params, on_progress=on_progress)
+                              params=_parallel_params, initial_solution=start, on_progress=on_progress)
     callbacks = _Progress(on_progress, options.time_limit_s) if on_progress else IteratedLocalSearchCallbacks()
     params = SolveParams(ils=IteratedLocalSearchParams(callbacks=callbacks), penalty=penalty_params(model.data))
     stop: StoppingCriterion = MaxRuntime(options.time_limit_s)
     if options.max_iterations is not None:
         stop = MultipleCriteria([stop, MaxIterations(options.max_iterations)])
     return solve(model.data, stop, seed=options.seed,
-                 collect_stats=False, display=False, params=params)
+                 collect_stats=False, display=False, params=params, initial_solution=start)
+
+
+def _start_routes(model: SolverModel, problem: PlanningProblem, routes: Sequence[Route],
+                  day_start: datetime) -> list[StartRoute]:
+    """``routes`` (domain) as the model's :class:`StartRoute` list: crews matched by vehicle id,
+    orders by id; routes of vehicles without a crew, and unknown orders, are left out."""
+    crew_of = {c.vehicle.id: t for t, c in enumerate(model.crews)}
+    index = {o.id: j for j, o in enumerate(problem.orders)}
+    out = []
+    for route in routes:
+        if route.vehicle_id not in crew_of:
+            continue
+        visits: list[tuple[int, int]] = []
+        reloads: list[int] = []
+        for stop in route.stops:
+            if stop.kind == StopKind.RELOAD:
+                reloads.append(len(visits))
+            elif stop.order_id is not None and stop.order_id in index:
+                visits.append((index[stop.order_id], to_clock(stop.planned_arrival, day_start)))
+        out.append(StartRoute(crew_of[route.vehicle_id], visits, tuple(reloads)))
+    return out
 
 
 def _repair(ctx: ScheduleContext, crew: Crew, orders: list[int], begin_s: int,
@@ -201,6 +226,7 @@ def plan_routes(
     travel: TravelTimeProvider,
     options: PlanningOptions = PlanningOptions(),  # noqa: B008 - frozen, immutable default
     on_progress: ProgressCallback | None = None,
+    start: Sequence[Route] | None = None,
 ) -> Plan:
     """Plan the day: which crew serves which orders, in what order, when.
 
@@ -223,6 +249,11 @@ def plan_routes(
 
     ``on_progress(elapsed_s, fraction_done)`` is called from the search about every 0.2 s and
     once with fraction 1.0 at the end; it must return quickly.
+
+    ``start`` (optional) warm-starts the search from routes of an earlier plan of these orders
+    (vehicles matched by id, orders by id, each visit's window chosen by its ``planned_arrival``;
+    :func:`~baton.planning.pyvrp_model.initial_solution`): the search's best is then at least
+    as good as those routes in the solver's objective when they are feasible in the model.
 
     Returns (``problem.pickups``) are ``pickup`` stops; a transfer (``problem.transfers``) is a
     ``pickup`` stop at its pickup order followed, later on the same route, by a ``delivery``
@@ -252,7 +283,8 @@ def plan_routes(
     model_windows = break_safe_windows(windows, crews)
     model = build_model(problem, options, matrices, crews, model_windows) if crews and problem.orders else None
     if model is not None and model.modelled:
-        result = _solve(model, options, on_progress)
+        warm = initial_solution(model, _start_routes(model, problem, start, day_start)) if start else None
+        result = _solve(model, options, on_progress, warm)
         solve_s = result.runtime
         objective = float(result.cost()) if result.is_feasible() else math.inf
         if not result.is_feasible():

@@ -63,12 +63,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from pyvrp import (
+    Activity,
+    ActivityType,
     Client,
     ClientGroup,
     Depot,
     Location,
     PenaltyParams,
     ProblemData,
+    Route,
     Shipment,
     Solution,
     VehicleType,
@@ -121,6 +124,65 @@ class SolvedRoute:
     orders: list[int]
     begin_s: int
     reloads: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class StartRoute:
+    """A route to start the search from, in domain terms: crew index, ``(order index, service
+    start clock second)`` per visit in visiting order, and ``reloads`` as in :class:`SolvedRoute`."""
+
+    crew: int
+    visits: list[tuple[int, int]]
+    reloads: tuple[int, ...] = ()
+
+
+def initial_solution(model: SolverModel, routes: list[StartRoute]) -> Solution:
+    """The PyVRP solution visiting ``routes`` (a warm start for the search).
+
+    An order with several clients (several windows, soft-window variants) is visited as the
+    first of its clients whose window holds the visit's service start (the best prize), else
+    the one closing last. Orders the model does not hold, and a second visit of an order, are
+    left out; a route left empty is skipped. The result may be infeasible (the search repairs
+    it) but always visits each client at most once, with each crew at most once.
+
+    Raises:
+        IndexError: when a route's crew is not one of ``model.crews``.
+    """
+    data = model.data
+    clients = data.clients()
+    by_order: dict[int, list[int]] = {}
+    for c, j in enumerate(model.client_orders):
+        by_order.setdefault(j, []).append(c)
+    shipment_of = {j: (s, k == 0) for s, pair in enumerate(model.shipment_orders) for k, j in enumerate(pair)}
+    used: set[int] = set()
+    crews_used: set[int] = set()
+    out: list[Route] = []
+    for route in routes:
+        if route.crew >= len(model.crews):
+            raise IndexError(f"crew {route.crew} of {len(model.crews)}")
+        if route.crew in crews_used:
+            continue
+        activities: list[Activity] = []
+        for k, (j, start_s) in enumerate(route.visits):
+            if k in route.reloads and activities:
+                activities.append(Activity(ActivityType.DEPOT, model.crews[route.crew].start_depot))
+            if j in used:
+                continue
+            if j in shipment_of:
+                s, is_pickup = shipment_of[j]
+                activities.append(Activity(ActivityType.PICKUP if is_pickup else ActivityType.DELIVERY, s))
+            elif j in by_order:
+                options = by_order[j]
+                fitting = [c for c in options if clients[c].tw_early <= start_s <= clients[c].tw_late]
+                chosen = fitting[0] if fitting else max(options, key=lambda c: clients[c].tw_late)
+                activities.append(Activity(ActivityType.CLIENT, chosen))
+            else:
+                continue
+            used.add(j)
+        if any(a.type != ActivityType.DEPOT for a in activities):
+            crews_used.add(route.crew)
+            out.append(Route(data, activities, route.crew))
+    return Solution(data, out)
 
 
 def can_model(order: Order, crews: list[Crew], windows: list[tuple[int, int]]) -> bool:
@@ -302,7 +364,8 @@ def penalty_params(data: ProblemData) -> PenaltyParams:
 
 
 def solved_routes(model: SolverModel, solution: Solution) -> list[SolvedRoute]:
-    """The non-empty routes of ``solution`` as :class:`SolvedRoute`, in vehicle-type order."""
+    """The non-empty routes of ``solution`` as :class:`SolvedRoute`, in vehicle-type order
+    (the inverse of :func:`initial_solution`)."""
     routes = []
     for route in solution.routes():
         schedule = route.schedule()
