@@ -6,8 +6,8 @@ seam, and an order one part's crews could not take stays unassigned while the ne
 have room. :func:`improve_seams` spends the rest of the budget on *groups*: a route and the routes
 whose centroids lie nearest to it, from any part, until the group holds about
 :data:`GROUP_ORDERS` orders. Each group is offered the unassigned orders the solver dropped
-(reason ``dropped...``, not those no crew can serve) whose nearest route is in the group, and one
-unused vehicle of its depot. Its orders are re-planned on its crews by
+(reason ``dropped...``, not those no crew can serve) whose nearest route is in the group (each such order at
+most :data:`MAX_OFFERS` times), and one unused vehicle of its depot. Its orders are re-planned on its crews by
 :func:`~baton.planning.planner.plan_routes`, warm-started from the current routes (the search
 begins at the current plan and may empty a van). The new routes replace the group's routes only
 when they serve every order the group served and cost less: fixed + distance + time cost, plus
@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -46,6 +47,8 @@ GROUP_MAX_ROUTES = 12
 """Most routes in one group."""
 GROUP_EXTRAS = 30
 """Most unassigned orders offered to one group."""
+MAX_OFFERS = 2
+"""Groups an unassigned order is offered to before the pass gives up on it."""
 GROUP_S = 6.0
 """Search seconds per group (less when the budget left is shorter)."""
 MIN_GROUP_S = 1.0
@@ -183,6 +186,8 @@ def improve_seams(
     tried: set[tuple[frozenset[tuple[str, tuple[str, ...]]], frozenset[str]]] = set()
     replaced = 0
     queue = _groups(current, part_of, orders, waiting)
+    offers: Counter[str] = Counter()
+    regroup = False
     while queue and deadline - time.perf_counter() >= MIN_GROUP_S:
         group, extra = queue.pop(0)
         members = [current[k] for k in group]
@@ -207,6 +212,11 @@ def improve_seams(
         left = {u.order_id for u in plan.unassigned}
         before = routes_cost(members, orders, options) + penalty(extra)
         after = routes_cost(plan.routes, orders, options) + penalty(left)
+        for i in left & set(extra):  # offered and left out again: after MAX_OFFERS tries it is no longer offered
+            offers[i] += 1
+            if offers[i] >= MAX_OFFERS:
+                waiting.pop(i, None)
+                regroup = True
         if not left & set(served) and after < before - 0.01:
             replaced += 1
             log.info("seams: %d routes re-planned on %d, %d orders added, cost %.2f -> %.2f",
@@ -216,7 +226,10 @@ def improve_seams(
             part_of = [p for k, p in enumerate(part_of) if k not in gone] + [part] * len(plan.routes)
             for i in set(extra) - left:
                 del waiting[i]
+            regroup = True
+        if regroup:
             queue = _groups(current, part_of, orders, waiting)
+            regroup = False
         if on_progress:
             elapsed = time.perf_counter() - started
             on_progress(elapsed, min(1.0, elapsed / max(seconds, 1e-9)))
