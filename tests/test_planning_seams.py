@@ -11,8 +11,8 @@ import pytest
 from baton.domain.order import Order
 from baton.domain.plan import UnassignedOrder
 from baton.domain.values import LatLng
-from baton.planning.check import check_plan
 from baton.planning import decompose
+from baton.planning.check import check_plan
 from baton.planning.decompose import plan_large, split_problem
 from baton.planning.mapping import (
     break_safe_windows,
@@ -110,3 +110,17 @@ def test_plan_large_improves_across_seams_and_stays_feasible(monkeypatch: pytest
     assert plan.unassigned == [] and len(plan.routes) == 5
     assert len({r.id for r in plan.routes}) == 5 and all(r.plan_id == plan.id for r in plan.routes)
     assert plan.cost.total == sum(r.cost for r in plan.routes)
+
+
+def test_seams_pass_is_skipped_when_iterations_bound_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run bounded by iterations must stay reproducible; the seams pass is bounded by time only."""
+    monkeypatch.setattr(decompose, "SEAM_SHARE", 0.8)  # parts: 1 s each (the minimum), seams: the rest
+    calls: list[float] = []
+    real = decompose.improve_seams
+    monkeypatch.setattr(decompose, "improve_seams", lambda *a, **k: calls.append(1) or real(*a, **k))
+    problem = ring_day()
+    travel = HaversineTravel()
+    plan_large(problem, travel, PlanningOptions(time_limit_s=4.0, workers=1, max_iterations=200), part_size=12)
+    assert calls == []
+    plan_large(problem, travel, PlanningOptions(time_limit_s=5.0, workers=1), part_size=12)
+    assert calls == [1]

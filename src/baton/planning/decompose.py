@@ -145,7 +145,8 @@ def plan_large(
     the parts of :func:`split_problem` are planned one after the other, each with
     ``(1 - SEAM_SHARE) x time_limit_s x part orders / all orders`` seconds, merged, and the rest
     of the budget goes to :func:`~baton.planning.seams.improve_seams` (groups of neighbouring
-    routes re-planned across the parts' borders).
+    routes re-planned across the parts' borders; skipped when ``options.max_iterations`` is set,
+    so that such a run stays reproducible whatever the machine's load).
 
     ``on_progress(elapsed_s, fraction_done)`` reports over the whole day. Units, costs and the
     unassigned reasons are those of :func:`plan_routes`; a decomposed plan's ``objective`` is the
@@ -186,7 +187,7 @@ def plan_large(
         objective += sub.objective
         done += len(part.orders)
     left = options.time_limit_s - (time.perf_counter() - started)
-    if left >= 1.0:
+    if left >= 1.0 and options.max_iterations is None:  # the seams pass is bounded by time only
         seam_started = time.perf_counter()
         seams = improve_seams(problem, routes, part_of, unassigned, travel, options, left,
                               lambda e, f: report(time.perf_counter() - started, parts_share + (1 - parts_share) * f))
