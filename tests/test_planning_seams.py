@@ -9,7 +9,7 @@ import math
 import pytest
 
 from baton.domain.order import Order
-from baton.domain.plan import UnassignedOrder
+from baton.domain.plan import Route, Stop, StopKind, UnassignedOrder
 from baton.domain.values import LatLng
 from baton.planning import decompose
 from baton.planning.check import check_plan
@@ -25,8 +25,8 @@ from baton.planning.mapping import (
 from baton.planning.planner import plan_routes
 from baton.planning.problem import PlanningOptions, PlanningProblem
 from baton.planning.pyvrp_model import StartRoute, build_model, initial_solution, solved_routes
-from baton.planning.seams import improve_seams, routes_cost
-from planning_doubles import HaversineTravel, depot, driver, order, vehicle
+from baton.planning.seams import improve_seams, lateness_cost, routes_cost
+from planning_doubles import HaversineTravel, at, depot, driver, order, vehicle
 
 HUB = LatLng(-22.9035, -43.2096)
 
@@ -124,3 +124,16 @@ def test_seams_pass_is_skipped_when_iterations_bound_the_run(monkeypatch: pytest
     assert calls == []
     plan_large(problem, travel, PlanningOptions(time_limit_s=5.0, workers=1), part_size=12)
     assert calls == [1]
+
+
+def test_routes_cost_charges_lateness_after_the_closest_window_with_soft_windows_only() -> None:
+    orders = {"a": order("a", HUB, windows=((8, 9), (12, 13))), "b": order("b", HUB)}
+    stops = [Stop(1, StopKind.DELIVERY, "a", at(10), at(10, 5)),  # between 08-09 and 12-13: not late
+             Stop(2, StopKind.DELIVERY, "a", at(14), at(14, 5)),  # 1 h after 12-13 closed (not 5 h after 08-09)
+             Stop(3, StopKind.DELIVERY, "b", at(17, 30), at(17, 35))]  # 30 min after 08-17 closed
+    route = Route("r", "v0", None, "d1", "d1", at(8), at(18), stops, cost=200.0)
+    soft = PlanningOptions(hard_time_windows=False, lateness_penalty_per_hour=100.0)
+    assert lateness_cost([route], orders, soft) == 100.0 * 1.5
+    assert routes_cost([route], orders, soft) == 200.0 + 150.0
+    assert lateness_cost([route], orders, PlanningOptions()) == 0.0
+    assert routes_cost([route], orders, PlanningOptions()) == 200.0

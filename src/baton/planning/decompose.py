@@ -26,7 +26,7 @@ from baton.domain.values import LatLng
 from baton.planning.mapping import PlanningError, check_pickups, pair_drivers
 from baton.planning.planner import plan_routes
 from baton.planning.problem import PlanningOptions, PlanningProblem
-from baton.planning.seams import improve_seams, routes_cost
+from baton.planning.seams import improve_seams, lateness_cost
 
 ProgressCallback = Callable[[float, float], None]
 SEAM_SHARE = 0.1
@@ -127,10 +127,10 @@ def _breakdown(problem: PlanningProblem, options: PlanningOptions, routes: list[
     orders = {o.id: o for o in problem.orders}
     fixed = sum(vehicles[r.vehicle_id].costs.fixed_per_day for r in routes)
     distance = sum(vehicles[r.vehicle_id].costs.per_km * r.distance_m / 1000 for r in routes)
-    own = sum(r.cost for r in routes)
+    time_money = sum(r.cost for r in routes) - fixed - distance
     missed = sum(options.drop_penalty * orders[u.order_id].priority for u in unassigned)
-    late = routes_cost(routes, orders, options) - own
-    return CostBreakdown(fixed, distance, own - fixed - distance, missed + late, problem.currency)
+    late = lateness_cost(routes, orders, options)
+    return CostBreakdown(fixed, distance, time_money, missed + late, problem.currency)
 
 
 def plan_large(

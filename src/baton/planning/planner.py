@@ -132,7 +132,7 @@ def _start_routes(model: SolverModel, problem: PlanningProblem, routes: Sequence
         for stop in route.stops:
             if stop.kind == StopKind.RELOAD:
                 reloads.append(len(visits))
-            elif stop.order_id is not None and stop.order_id in index:
+            elif stop.order_id in index:
                 visits.append((index[stop.order_id], to_clock(stop.planned_arrival, day_start)))
         out.append(StartRoute(crew_of[route.vehicle_id], visits, tuple(reloads)))
     return out

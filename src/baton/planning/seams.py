@@ -57,23 +57,21 @@ MIN_GROUP_S = 1.0
 ProgressCallback = Callable[[float, float], None]
 
 
-def _late_s(order: Order, arrival_s: float) -> float:
-    """Seconds after the window that ``arrival_s`` (POSIX seconds) is closest to closed; 0 without windows."""
-    if not order.time_windows:
+def lateness_cost(routes: list[Route], orders: dict[str, Order], options: PlanningOptions) -> float:
+    """The lateness penalty of ``routes``, in the plan's currency: with soft windows,
+    ``lateness_penalty_per_hour`` per hour of service starting after the closest of the order's
+    windows closed (:meth:`~baton.domain.values.TimeWindow.lateness`); 0 with hard windows."""
+    if options.hard_time_windows:
         return 0.0
-    return min(max(0.0, arrival_s - w.end.timestamp()) for w in order.time_windows)
+    late_s = sum(min(w.lateness(s.planned_arrival) for w in orders[s.order_id].time_windows).total_seconds()
+                 for r in routes for s in r.stops if s.order_id is not None and orders[s.order_id].time_windows)
+    return options.lateness_penalty_per_hour * late_s / 3600
 
 
 def routes_cost(routes: list[Route], orders: dict[str, Order], options: PlanningOptions) -> float:
     """What ``routes`` cost, in the plan's currency: each route's ``cost`` (fixed + distance +
-    time) plus, with soft windows, ``lateness_penalty_per_hour`` per hour of arrival after the
-    closest window closed (as :func:`~baton.planning.planner.plan_routes` charges it)."""
-    total = sum(r.cost for r in routes)
-    if not options.hard_time_windows:
-        late = sum(_late_s(orders[s.order_id], s.planned_arrival.timestamp())
-                   for r in routes for s in r.stops if s.order_id is not None)
-        total += options.lateness_penalty_per_hour * late / 3600
-    return total
+    time) plus :func:`lateness_cost` (as :func:`~baton.planning.planner.plan_routes` charges it)."""
+    return sum(r.cost for r in routes) + lateness_cost(routes, orders, options)
 
 
 def _xy(lat: float, lng: float) -> tuple[float, float]:
@@ -238,4 +236,4 @@ def improve_seams(
     return SeamResult(current + idle, still, replaced)
 
 
-__all__ = ["GROUP_ORDERS", "SeamResult", "improve_seams", "routes_cost"]
+__all__ = ["GROUP_ORDERS", "SeamResult", "improve_seams", "lateness_cost", "routes_cost"]
