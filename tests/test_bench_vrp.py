@@ -180,3 +180,27 @@ def test_planning_command_refuses_an_empty_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["bench", "planning", "--instances", str(tmp_path)])
     assert result.exit_code == 2
     assert "no .txt or .vrp instance" in result.output
+
+
+def test_convergence_profiles_the_gap_at_each_checkpoint(tmp_path: Path) -> None:
+    """The optimum (80) is found at once; against a BKS of 64 it is 25 % above at every checkpoint,
+    and the final answer passes the independent checker."""
+    (tmp_path / "T1.txt").write_text(TINY)
+    (tmp_path / "bks.csv").write_text("instance,distance\nT1,64\n")
+    result = CliRunner().invoke(app, ["bench", "convergence", "--instances", str(tmp_path), "--at", "0.6,0.3",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["checkpoints_s"] == [0.3, 0.6]
+    (row,) = report["instances"]
+    assert (row["name"], row["n"], row["bks"], row["costs"], row["gap_pct"]) == ("T1", 4, 64.0, [80.0, 80.0],
+                                                                               [25.0, 25.0])
+    assert row["final_feasible"] is True and row["iterations"] > 0
+    assert report["mean_gap_pct"] == [25.0, 25.0]
+
+
+def test_convergence_refuses_checkpoints_that_are_not_positive(tmp_path: Path) -> None:
+    (tmp_path / "T1.txt").write_text(TINY)
+    result = CliRunner().invoke(app, ["bench", "convergence", "--instances", str(tmp_path), "--at", "0,5"])
+    assert result.exit_code == 2
+    assert "--at must list positive seconds" in result.output

@@ -34,19 +34,19 @@ Solver = Callable[[IntInstance, float, int, int | None], Routes]
 matters to the solvers that use several cores (Baton, VROOM) only."""
 
 
-def _routes_of(solution: Solution) -> Routes:
+def routes_of(solution: Solution) -> Routes:
     """Client nodes per route: PyVRP numbers clients from 0 after the one depot (node 0)."""
     return [[a.idx + 1 for a in route.schedule() if a.is_client()] for route in solution.routes()]
 
 
 def solve_baton(inst: IntInstance, seconds: float, seed: int, workers: int | None = None) -> Routes:
     result = parallel_solve(to_pyvrp(inst), seconds, seed=seed, workers=workers)
-    return _routes_of(result.best) if result.is_feasible() else []
+    return routes_of(result.best) if result.is_feasible() else []
 
 
 def solve_pyvrp(inst: IntInstance, seconds: float, seed: int, workers: int | None = None) -> Routes:
     result = solve(to_pyvrp(inst), MaxRuntime(seconds), seed=seed, collect_stats=False, display=False)
-    return _routes_of(result.best) if result.is_feasible() else []
+    return routes_of(result.best) if result.is_feasible() else []
 
 
 def solve_ortools(inst: IntInstance, seconds: float, seed: int, workers: int | None = None) -> Routes:
@@ -130,4 +130,4 @@ def cores(name: str, workers: int | None = None) -> int:
     return (workers or default_workers()) if name in ("baton", "vroom") else 1
 
 
-__all__ = ["SOLVERS", "Solver", "available", "cores"]
+__all__ = ["SOLVERS", "Solver", "available", "cores", "routes_of"]

@@ -7,11 +7,12 @@ import typer
 
 bench_app = typer.Typer(help="Benchmarks (tables; --json prints one JSON object).", no_args_is_help=True)
 
-from baton.entrypoints.cli_bench_vrp import planning, scale, vrptw  # noqa: E402
+from baton.entrypoints.cli_bench_vrp import convergence, planning, scale, vrptw  # noqa: E402
 
 bench_app.command("vrptw")(vrptw)
 bench_app.command("planning")(planning)
 bench_app.command("scale")(scale)
+bench_app.command("convergence")(convergence)
 
 from baton.entrypoints.cli_execute import bench_ingest  # noqa: E402
 

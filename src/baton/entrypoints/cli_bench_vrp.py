@@ -239,4 +239,53 @@ def scale(
     Console().print(table)
 
 
-__all__ = ["planning", "scale", "vrptw"]
+def convergence(
+    instances: Annotated[Path, typer.Option("--instances", help="Folder of Solomon .txt / VRPLIB .vrp files.")],
+    at: Annotated[str, typer.Option("--at", help="Comma-separated checkpoints, seconds of search.")
+                  ] = "10,30,60,120,240",
+    jobs: Annotated[int, typer.Option(help="Instances profiled side by side (one core each).")] = 1,
+    seed: Annotated[int, typer.Option(help="PyVRP's seed.")] = 1,
+    data: Annotated[Path | None, typer.Option(help="Shared data folder (for benchmarks/bks.csv).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Profile one plain PyVRP run (one core) per instance: the gap to the BKS (%) of its best
+    feasible cost at each checkpoint. JSON: {"checkpoints_s", "mean_gap_pct": [...], "instances": [...]}."""
+    from baton.bench.convergence import mean_gaps, profile
+
+    err = Console(stderr=True)
+    try:
+        checkpoints = tuple(sorted(float(x) for x in at.split(",") if x.strip()))
+        if not checkpoints or checkpoints[0] <= 0 or jobs < 1:
+            raise BenchError("--at must list positive seconds and --jobs be at least 1")
+        paths = directory_paths(instances)
+    except ValueError as exc:  # BenchError is a ValueError, and so is a bad number
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        root: Path | None = shared_data_dir(data)
+    except BenchError:
+        root = None
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err) as progress:
+        task = progress.add_task(f"{len(paths)} instances x {checkpoints[-1]:g} s", total=len(paths))
+        curves = list(profile(paths, bks_for_paths(paths, root), checkpoints, seed, jobs,
+                              on_done=lambda _c: progress.advance(task)))
+    means = mean_gaps(curves)
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "checkpoints_s": list(checkpoints), "seed": seed, "jobs": jobs, "load_average": list(os.getloadavg()),
+            "mean_gap_pct": means,
+            "instances": [{"name": c.name, "n": c.clients, "bks": c.bks, "costs": list(c.costs),
+                           "gap_pct": list(c.gaps_pct), "iterations": c.iterations,
+                           "final_feasible": c.final_feasible} for c in curves]}) + "\n")
+        return
+    table = Table(title=f"Convergence of one PyVRP run (one core, seed {seed}): gap to BKS %")
+    for col in ("instance", "n", "BKS", *(f"{t:g} s" for t in checkpoints), "iterations"):
+        table.add_column(col, justify="right")
+    for c in curves:
+        table.add_row(c.name, str(c.clients), _fmt(c.bks), *(_fmt(g, 2) for g in c.gaps_pct), str(c.iterations))
+    table.add_row("mean", "", "", *(_fmt(g, 3) for g in means), "", style="bold")
+    Console().print(table)
+
+
+__all__ = ["convergence", "planning", "scale", "vrptw"]
