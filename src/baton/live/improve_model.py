@@ -2,13 +2,14 @@
 
 What is modelled, and how (PyVRP 0.14 ``ProblemData`` built directly):
 
-* **routes**: every live route not broken down whose open part has no reload stop (a route
-  with a reload stop is kept as it is: PyVRP cannot force its first trip to start away from
-  the depot). Done stops are not in the model. A route with a pinned stop starts *at the
-  pinned stop's address, ready when its service ends* (the ETA of the current timeline): the
-  pinned stop is never moved. Otherwise it starts at its current position (the depot for a
-  van not yet started), ready at ``ready_s``. Each route is one vehicle type (``num_available``
-  1) with its own start depot (its current position), its end depot, ``tw_late`` the shift end
+* **routes**: every live route not broken down and not driving to a reload (a route whose
+  pinned stop is a reload is kept as it is). Done stops are not in the model. A route with a
+  pinned stop starts *at the pinned stop's address, ready when its service ends* (the ETA of
+  the current timeline): the pinned stop is never moved. Otherwise it starts at its current
+  position (the depot for a van not yet started), ready at ``ready_s``. Each route is one vehicle
+  type (``num_available`` 1) with its own start depot (its current position), its end depot,
+  its start depot as *reload depot* (PyVRP multi-trip; a reload takes ``plan.reload_s``, the
+  model's reload depot being a second depot at the same place), ``tw_late`` the shift end
   or working-time limit (breaks are not reserved: see :mod:`baton.live.improve`), the vehicle's
   per-km and per-hour costs, and a routing profile per travel-time factor (speed factor x the vehicle's
   learnt traffic factor, rounded to 0.05). Area slowdowns are not in the matrices; the result is
@@ -18,8 +19,15 @@ What is modelled, and how (PyVRP 0.14 ``ProblemData`` built directly):
   code contains another); the route's capacity is large on its code's dimensions and 0 on the
   others, and a client tied to the route has a delivery of 1 on each of them, so any other
   vehicle would exceed a capacity. A parcel still at the depot (new orders, vans not yet
-  started, unassigned orders) needs one more dimension, *at depot*, where vans that have left
-  have capacity 0: they would need a reload first;
+  started, unassigned orders, the trips after a reload) may go on any van, but a van that has
+  left must reload first. PyVRP applies a client's ``release_time`` to the trip that carries it,
+  so: a van that has left starts its first trip at its ready time and no later (``start_late``),
+  and a parcel at the depot is released one second after that ready time (:func:`_release`):
+  on that first trip it would leave too early, after a reload it need not (probed on PyVRP
+  0.14.1, ``tests/test_live_improve.py``). A parcel's variant tied to one van uses that van's
+  ready time; a *moved* variant (any van) the latest ready time of all vans that have left
+  (:func:`_depot_release`), so a van back at the depot sooner waits for it in the model (minutes:
+  ready times are *now* or the end of the stop a van is driving to);
 * **orders**: every open, unpinned order of a modelled route, and every unassigned order
   whose parcel is at the depot. Each is a mutually exclusive group of optional clients
   (``prize`` = ``drop_penalty`` x priority), the *churn* encoded as lower prizes:
@@ -27,8 +35,9 @@ What is modelled, and how (PyVRP 0.14 ``ProblemData`` built directly):
   - *kept*: on its current route inside its announced ETA window (published ETA +-
     ``eta_tolerance_s``, within the promised window): full prize;
   - *re-timed*: on its current route, anywhere in a promised window: prize - ``churn_eta``;
-  - *moved* (parcel at the depot only): any van still at the depot, anywhere in a promised
-    window: prize - ``churn_driver``; unassigned orders get only this variant, at full prize.
+  - *moved* (parcel at the depot only): any van (with a reload when it has left), anywhere in
+    a promised window: prize - ``churn_driver``; unassigned orders get only this variant, at full
+    prize.
 
   Promised windows are hard (clients' time windows); a parcel at the depot from ``available_s``
   is the client's ``release_time``; a second attempt's ``not_before_s`` opens its windows later;
@@ -50,8 +59,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from pyvrp import Client, ClientGroup, Depot, Location, ProblemData, Solution, VehicleType
+from pyvrp import Activity, Client, ClientGroup, Depot, Location, ProblemData, Solution, VehicleType
 from pyvrp import Route as PyRoute
+from pyvrp._pyvrp import ActivityType
 
 from baton.live.model import RELOAD, LivePlan, LiveRoute, evaluate
 from baton.planning.pyvrp_model import money_units
@@ -91,6 +101,8 @@ class LiveModel:
     routes: list[str]
     clients: list[ClientInfo]
     orders: list[str]
+    started: list[bool] = field(default_factory=list)
+    reload_depot: list[int] = field(default_factory=list)
     eta: dict[str, int] = field(default_factory=dict)
     owner: dict[str, str] = field(default_factory=dict)
     kept: dict[str, int] = field(default_factory=dict)
@@ -100,7 +112,7 @@ class LiveModel:
 def modelled_routes(plan: LivePlan) -> list[LiveRoute]:
     """The routes the improvement may change (see the module docs)."""
     return [r for r in sorted(plan.routes.values(), key=lambda r: r.id)
-            if not r.broken and RELOAD not in r.open_items]
+            if not r.broken and r.pinned != RELOAD]
 
 
 def _code_dims(n: int) -> int:
@@ -116,6 +128,25 @@ def _start(plan: LivePlan, route: LiveRoute) -> tuple[int, int]:
         first = evaluate(plan, route, [route.pinned]).visits[0]
         return first.point, first.end_s
     return route.position, route.ready_s
+
+
+def _depot_release(starts: dict[str, tuple[int, int]], routes: list[LiveRoute]) -> int:
+    """The earliest time a parcel at the depot may leave it on *any* van in the model: one second
+    after the latest ready time of the vans that have left (0 when none has; see the module docs)."""
+    ready = [starts[r.id][1] for r in routes if r.started]
+    return max(ready) + 1 if ready else 0
+
+
+def _release(onboard: bool, available_s: int, tie: str | None, started_ready: dict[str, int],
+             any_van_from: int) -> int:
+    """A client's release time (clock s): 0 for a parcel on board; for one at the depot, when it
+    gets there, and not before a reload on a van that has left: tied to such a van, one second
+    after that van's ready time; free to move (``tie`` None), ``any_van_from``."""
+    if onboard:
+        return 0
+    if tie is None:
+        return max(available_s, any_van_from)
+    return max(available_s, started_ready[tie] + 1) if tie in started_ready else available_s
 
 
 def _latest(route: LiveRoute, ready: int, current_end: int) -> int:
@@ -144,7 +175,6 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
     model then has no client."""
     routes = modelled_routes(plan)
     onboard_of = {o: r.id for r in routes if r.started for o in r.onboard}
-    mobile_routes = [r for r in routes if not r.started]
     eta: dict[str, int] = {}
     owner: dict[str, str] = {}
     late: set[str] = set()
@@ -153,7 +183,7 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
         timeline = evaluate(plan, r)
         ends[r.id] = timeline.end_s
         for v in timeline.visits:
-            if v.item != r.pinned:
+            if v.item != r.pinned and v.item != RELOAD:
                 eta[v.item], owner[v.item] = v.start_s, r.id
                 if v.late_s > 0:
                     late.add(v.item)
@@ -185,47 +215,55 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
         profile[r.id] = factors.setdefault(f, len(factors))
     durations = [dur if f == 1.0 else np.ceil(dur * f - 1e-9).astype(np.int64) for f in factors]
 
-    # load dimensions: real ones used, route codes, at-depot, feature sets
+    # load dimensions: real ones used, route codes, feature sets
     units = {o: plan.orders[o].units for o in orders}
     real = [d for d in range(3) if any(units[o][d] for o in orders)]
     k = _code_dims(len(routes))
     codes = {r.id: set(c) for r, c in zip(routes, itertools.combinations(range(k), k // 2), strict=False)}
     movable = [o for o in orders if o not in onboard_of]
     feature_sets = sorted({plan.orders[o].features for o in movable} - {frozenset()}, key=sorted)
-    n_dims = len(real) + k + 1 + len(feature_sets)
+    n_dims = len(real) + k + len(feature_sets)
     big = 2 * len(orders) + 2
 
     def demand(o: str, tie: str | None) -> list[int]:
-        d = [units[o][x] for x in real] + [0] * (k + 1 + len(feature_sets))
+        d = [units[o][x] for x in real] + [0] * (k + len(feature_sets))
         if tie is not None:
             for c in codes[tie]:
                 d[len(real) + c] = 1
-        if o not in onboard_of:
-            d[len(real) + k] = 1
         fs = plan.orders[o].features
         if fs and o not in onboard_of:
-            d[len(real) + k + 1 + feature_sets.index(fs)] = 1
+            d[len(real) + k + feature_sets.index(fs)] = 1
         return d
 
     depots = [Depot(location=i, name=f"p{p}") for i, p in enumerate(depot_pts)]
+    reload_at: dict[int, int] = {}  # depot point -> index of its reload depot (loading takes reload_s)
+    for r in routes:
+        if r.depot not in reload_at:
+            reload_at[r.depot] = len(depots)
+            depots.append(Depot(location=depot_loc[r.depot], service_duration=plan.reload_s, name=f"reload p{r.depot}"))
     vehicle_types = []
     for r in routes:
         point, ready = starts[r.id]
         cap = [r.capacity[x] for x in real] + [big if c in codes[r.id] else 0 for c in range(k)]
-        cap.append(0 if r.started else big)
         cap += [big if fs <= r.capabilities else 0 for fs in feature_sets]
         per_metre, per_second = money_units(r.per_km / 1000), money_units(r.per_hour / 3600)
         vehicle_types.append(VehicleType(
             num_available=1, capacity=cap, start_depot=depot_loc[point], end_depot=depot_loc[r.end_depot],
             tw_early=ready, tw_late=_latest(r, ready, ends[r.id]), unit_distance_cost=per_metre or 1,
-            unit_duration_cost=per_second, profile=profile[r.id], name=r.id))
+            unit_duration_cost=per_second, profile=profile[r.id], start_late=ready if r.started else None,
+            reload_depots=[reload_at[r.depot]], name=r.id))
+    at_depot_from = _depot_release(starts, routes)
+    started_ready = {r.id: starts[r.id][1] for r in routes if r.started}
 
     clients: list[Client] = []
     infos: list[ClientInfo] = []
     groups: list[ClientGroup] = []
     zero = np.zeros((1, 1), dtype=np.int64)
     model = LiveModel(ProblemData([Location(0, 0)], [], [Depot(0)], [VehicleType()], [zero],  # type: ignore[list-item]
-                                  [zero]), [r.id for r in routes], infos, orders, eta, owner)  # type: ignore[list-item]
+                                  [zero]), [r.id for r in routes], infos, orders,  # type: ignore[list-item]
+                      [r.started for r in routes], [reload_at[r.depot] for r in routes], eta, owner)
+    if not routes:  # every van broken down or driving to a reload: nothing to search
+        return model
     for o in orders:
         lo = plan.orders[o]
         prize = money_units(drop_penalty * lo.priority)
@@ -241,13 +279,13 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
                     variants.append(("kept", mine, a, b, prize))
                     break
             variants += [("retimed", mine, a, b, prize - money_units(churn.eta)) for a, b in own]
-        if o not in onboard_of and mobile_routes:
+        if o not in onboard_of:
             cost = money_units(churn.driver) if mine is not None else 0
             variants += [("moved", None, a, b, prize - cost) for a, b in windows]
         first = len(clients)
-        release = 0 if o in onboard_of else lo.available_s
         for variant, tie, a, b, value in variants:
-            if b < release:  # the parcel reaches the depot after this window closes: not servable in it
+            release = _release(o in onboard_of, lo.available_s, tie, started_ready, at_depot_from)
+            if b < release:  # the parcel may leave the depot only after this window closes
                 continue
             if variant == "kept":
                 model.kept[o] = len(clients)
@@ -259,8 +297,6 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
             infos.append(ClientInfo(o, variant))
         if len(clients) > first:
             groups.append(ClientGroup(list(range(first, len(clients))), required=False, name=o))
-    if not routes:
-        return model
     model.data = ProblemData([Location(x=plan.geo.points[p].lng, y=plan.geo.points[p].lat) for p in pts], clients,
                              depots, vehicle_types, [dist] * len(durations), durations,  # type: ignore[arg-type,list-item]
                              groups)
@@ -268,19 +304,42 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
     return model
 
 
+def _tidy(items: list[str], started: bool) -> list[str]:
+    """``items`` without pointless reloads: none last, none twice in a row, none first on a van
+    still at the depot."""
+    out: list[str] = []
+    for x in items:
+        if x == RELOAD and ((not out and not started) or (out and out[-1] == RELOAD)):
+            continue
+        out.append(x)
+    while out and out[-1] == RELOAD:
+        out.pop()
+    return out
+
+
 def current_solution(model: LiveModel, plan: LivePlan) -> Solution:
-    """The live plan as it is, in ``model`` (each order as its *kept* client, else *re-timed*)."""
+    """The live plan as it is, in ``model`` (each order as its *kept* client, else *re-timed*;
+    reload stops as visits to the route's reload depot)."""
     routes = []
     for t, rid in enumerate(model.routes):
-        visits = [model.kept.get(o, model.retimed.get(o)) for o in plan.routes[rid].free]
-        routes.append(PyRoute(model.data, [c for c in visits if c is not None], t))
-    return Solution(model.data, [r for r in routes if r.num_clients()])
+        acts: list[Activity] = []
+        for x in _tidy(list(plan.routes[rid].free), model.started[t]):
+            if x == RELOAD:
+                acts.append(Activity(ActivityType.DEPOT, model.reload_depot[t]))
+            elif (c := model.kept.get(x, model.retimed.get(x))) is not None:
+                acts.append(Activity(ActivityType.CLIENT, c))
+        route = PyRoute(model.data, acts, t)
+        if route.num_clients():
+            routes.append(route)
+    return Solution(model.data, routes)
 
 
 def read_solution(model: LiveModel, solution: Solution) -> dict[str, list[str]]:
-    """The free stops of every modelled route in ``solution`` (route id -> order ids in order)."""
+    """The free stops of every modelled route in ``solution`` (route id -> order ids in order,
+    :data:`~baton.live.model.RELOAD` where the van goes back to its depot to reload)."""
     out: dict[str, list[str]] = {rid: [] for rid in model.routes}
     for route in solution.routes():
-        visits = [a.idx for a in route.schedule() if a.is_client()]
-        out[model.routes[route.vehicle_type()]] = [model.clients[c].order_id for c in visits]
+        t = route.vehicle_type()
+        items = [RELOAD if a.is_depot() else model.clients[a.idx].order_id for a in list(route)[1:-1]]
+        out[model.routes[t]] = _tidy(items, model.started[t])
     return out
