@@ -17,6 +17,7 @@ same checkpoint is what two perfectly parallel cores could at best give.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing as mp
 from collections.abc import Callable, Iterator
@@ -92,15 +93,9 @@ def profile(paths: list[Path], bks: dict[str, float], checkpoints_s: tuple[float
     """Yield the :class:`Curve` of each instance in ``paths`` (in order), ``jobs`` processes at a time
     (forked; ``jobs == 1`` runs in this process). ``bks`` is keyed by instance name."""
     tasks = [(p, checkpoints_s, bks.get(p.stem), seed) for p in paths]
-    if jobs <= 1:
-        for task in tasks:
-            curve = _one(task)
-            if on_done:
-                on_done(curve)
-            yield curve
-        return
-    with mp.get_context("fork").Pool(jobs) as pool:
-        for curve in pool.imap(_one, tasks):
+    with contextlib.ExitStack() as stack:
+        mapper = map if jobs <= 1 else stack.enter_context(mp.get_context("fork").Pool(jobs)).imap
+        for curve in mapper(_one, tasks):
             if on_done:
                 on_done(curve)
             yield curve

@@ -25,8 +25,8 @@ What is modelled, and how (PyVRP 0.14 ``ProblemData`` built directly):
   and a parcel at the depot is released one second after that ready time (:func:`_release`):
   on that first trip it would leave too early, after a reload it need not (probed on PyVRP
   0.14.1, ``tests/test_live_improve.py``). A parcel's variant tied to one van uses that van's
-  ready time; a *moved* variant (any van) the latest ready time of all vans that have left
-  (:func:`_depot_release`), so a van back at the depot sooner waits for it in the model (minutes:
+  ready time; a *moved* variant (any van) the latest ready time of all vans that have left,
+  so a van back at the depot sooner waits for it in the model (minutes:
   ready times are *now* or the end of the stop a van is driving to);
 * **orders**: every open, unpinned order of a modelled route, and every unassigned order
   whose parcel is at the depot. Each is a mutually exclusive group of optional clients
@@ -128,13 +128,6 @@ def _start(plan: LivePlan, route: LiveRoute) -> tuple[int, int]:
         first = evaluate(plan, route, [route.pinned]).visits[0]
         return first.point, first.end_s
     return route.position, route.ready_s
-
-
-def _depot_release(starts: dict[str, tuple[int, int]], routes: list[LiveRoute]) -> int:
-    """The earliest time a parcel at the depot may leave it on *any* van in the model: one second
-    after the latest ready time of the vans that have left (0 when none has; see the module docs)."""
-    ready = [starts[r.id][1] for r in routes if r.started]
-    return max(ready) + 1 if ready else 0
 
 
 def _release(onboard: bool, available_s: int, tie: str | None, started_ready: dict[str, int],
@@ -252,8 +245,8 @@ def build_live_model(plan: LivePlan, churn: ChurnCosts, drop_penalty: float = 50
             tw_early=ready, tw_late=_latest(r, ready, ends[r.id]), unit_distance_cost=per_metre or 1,
             unit_duration_cost=per_second, profile=profile[r.id], start_late=ready if r.started else None,
             reload_depots=[reload_at[r.depot]], name=r.id))
-    at_depot_from = _depot_release(starts, routes)
     started_ready = {r.id: starts[r.id][1] for r in routes if r.started}
+    at_depot_from = max(started_ready.values(), default=-1) + 1  # any van: after the latest ready time
 
     clients: list[Client] = []
     infos: list[ClientInfo] = []
