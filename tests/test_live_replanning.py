@@ -173,7 +173,7 @@ def test_not_home_gets_a_second_attempt_today_when_feasible(db_url: str, day: De
 
 
 def test_second_attempt_is_next_day_when_the_window_is_over(db_url: str, day: DemoDay) -> None:
-    from baton.live.ops import second_attempt
+    from baton.live.attempts import second_attempt
 
     _, board = live_setup(db_url, day)
     plan = board.plan
@@ -201,3 +201,57 @@ def test_bad_traffic_report_names_the_field(db_url: str, day: DemoDay) -> None:
     t0 = day.day_start
     with pytest.raises(ValidationError, match="factor"):
         bus.handle(commands.ReportTraffic(at=t0, factor=0, start=t0, end=t0))
+
+
+def test_second_attempt_may_add_a_little_overtime_never_a_late_stop(db_url: str, day: DemoDay) -> None:
+    from baton.live.attempts import OVERTIME_CAP_S, RETRY_OVERTIME_S, insert_on_board
+    from baton.live.ops import insert_order
+
+    _, board = live_setup(db_url, day)
+    plan = board.plan
+    assert plan is not None
+    rid, route = next((rid, r) for rid, r in plan.routes.items() if len(r.free) >= 3)
+    oid = route.free.pop()  # the customer was not home: the parcel stays on the van
+    route.onboard.add(oid)
+    end = evaluate(plan, route).end_s
+    shift, most = end - 60, end + 4 * 3600  # the van already runs a minute past its shift
+    route.shift_end_s, route.max_end_s = shift, most
+    free = list(route.free)
+    refused = insert_order(plan, oid, [rid])
+    assert isinstance(refused, str) and route.free == free  # an ordinary insertion may not lengthen it
+    retried = insert_on_board(plan, oid, [rid])
+    assert isinstance(retried, Insertion), retried
+    assert oid in route.free and oid not in plan.unassigned
+    assert (route.shift_end_s, route.max_end_s) == (shift, most)  # the stretch was only for the trial
+    t = evaluate(plan, route)
+    assert end < t.end_s <= end + RETRY_OVERTIME_S and all(v.late_s == 0 for v in t.visits)
+    # past the legal cap of overtime, the second attempt waits for tomorrow
+    route.free.remove(oid)
+    route.shift_end_s = end - OVERTIME_CAP_S
+    reason = insert_on_board(plan, oid, [rid])
+    assert isinstance(reason, str) and plan.unassigned[oid] == reason and oid not in route.free
+
+
+def test_second_attempt_may_make_a_late_stop_a_little_later_never_a_stop_late(db_url: str, day: DemoDay) -> None:
+    from baton.live.attempts import RETRY_OVERTIME_S, insert_on_board
+    from baton.live.ops import insert_order
+
+    _, board = live_setup(db_url, day)
+    plan = board.plan
+    assert plan is not None
+    rid, route = next((rid, r) for rid, r in plan.routes.items() if len(r.free) >= 4)
+    oid = route.free.pop()
+    route.onboard.add(oid)
+    first = plan.orders[route.free[0]]
+    visit = evaluate(plan, route).visits[0]
+    first.windows = [(visit.start_s - 3600, visit.start_s - 600)]  # the first stop is 10 min late
+    route.max_end_s = route.shift_end_s = evaluate(plan, route).end_s + 4 * 3600
+    base = evaluate(plan, route)
+    assert [i for i, _ in base.issues] == [first.id]
+    assert isinstance(insert_order(plan, oid, [rid]), str)  # an ordinary insertion may not lengthen it
+    retried = insert_on_board(plan, oid, [rid])
+    assert isinstance(retried, Insertion), retried
+    t = evaluate(plan, route)
+    assert [i for i, _ in t.issues] == [first.id]
+    assert base.late_s <= t.late_s <= base.late_s + RETRY_OVERTIME_S
+    assert base.end_s < t.end_s <= base.end_s + RETRY_OVERTIME_S

@@ -9,8 +9,7 @@
 * :func:`repair`: re-sequence threatened routes, then move stops that would still be late to
   a route where they are on time;
 * :func:`breakdown`: a vehicle stops; its open stops go to the rest of the fleet;
-* :func:`second_attempt`: a customer not home gets a second attempt later the same day on the
-  same vehicle (the parcel is on board) when feasible.
+* second attempts for customers not home: :mod:`baton.live.attempts`.
 
 A change is accepted only when it makes nothing worse: no new late stop, no more lateness, no
 new broken rule. Every function mutates the :class:`LivePlan` and returns the ids of the
@@ -60,15 +59,17 @@ class Insertion:
         return self.added_cost + self.penalty
 
 
-def acceptable(base: Timeline, new: Timeline) -> bool:
-    """True when ``new`` breaks no rule ``base`` did not already break and is not later."""
+def acceptable(base: Timeline, new: Timeline, slack_s: int = 0) -> bool:
+    """True when ``new`` breaks no rule ``base`` did not already break (no stop newly late) and is
+    not later: its lateness and its return at most ``slack_s`` seconds more than ``base``'s."""
     if new.feasible:
         return True
     if base.feasible:
         return False
     base_items = {i for i, _ in base.issues}
     new_items = {i for i, _ in new.issues}
-    return new_items <= base_items and new.late_s <= base.late_s and new.end_s <= max(base.end_s, 0)
+    return (new_items <= base_items and new.late_s <= base.late_s + slack_s
+            and new.end_s <= max(base.end_s, 0) + slack_s)
 
 
 def _points(plan: LivePlan, route: LiveRoute, items: list[str]) -> list[int]:
@@ -133,7 +134,7 @@ def _base(plan: LivePlan, route: LiveRoute, cache: BaseCache) -> Timeline:
 
 def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = None, *,
                  near_routes: int | None = None, candidates: int | None = None,
-                 bases: BaseCache | None = None) -> Insertion | str:
+                 bases: BaseCache | None = None, slack_s: int = 0) -> Insertion | str:
     """Put ``order_id`` where it adds least cost without breaking a rule.
 
     Tries the ``candidates`` (default :data:`CANDIDATES`) smallest detours over the ``near_routes``
@@ -142,19 +143,20 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
     soon as it cannot be chosen), and keeps the acceptable one with the least added cost plus
     :data:`~baton.live.risk.RISK_COST` when it puts a stop of the route at risk (the new order
     included) that was not before. ``bases``
-    caches the routes' current timelines across calls made within one event (slowdowns unchanged).
-    Returns the :class:`Insertion`, or a reason (``str``) when no route can take the order; the
-    order is then in ``plan.unassigned`` with that reason.
+    caches the routes' current timelines across calls made within one event (slowdowns unchanged);
+    ``slack_s``: how much lateness and later return a route already breaking a rule may take on
+    (see :func:`acceptable`). Returns the :class:`Insertion`, or a reason (``str``) when no route can
+    take the order; the order is then in ``plan.unassigned`` with that reason.
     """
     n_cand = CANDIDATES if candidates is None else candidates
     order = plan.orders[order_id]
     pool = [plan.routes[r] for r in route_ids] if route_ids else list(plan.routes.values())
     pool = [r for r in pool if not r.broken]
     if not pool:
-        return _unassign(plan, order_id, "no vehicle is available")
+        return unassign(plan, order_id, "no vehicle is available")
     capable = [r for r in pool if order.features <= r.capabilities]
     if not capable:
-        return _unassign(plan, order_id, f"no available vehicle has {', '.join(sorted(order.features))}")
+        return unassign(plan, order_id, f"no available vehicle has {', '.join(sorted(order.features))}")
     capable = _nearest_routes(plan, capable, order.point, NEAR_ROUTES if near_routes is None else near_routes)
     cands = []
     for n, r in enumerate(capable):  # the best few places on each route, then the best overall
@@ -173,9 +175,9 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
         # give up a trial as soon as it is sure to be refused (see acceptable) or to cost more than
         # the best so far (the margin leaves ties to the exact comparison below)
         most = math.inf if best is None else base.cost + best.total + 1e-6
-        limit = Cutoff(score=(0, 0, most)) if base.feasible else Cutoff(late_s=base.late_s, cost=most)
+        limit = Cutoff(score=(0, 0, most)) if base.feasible else Cutoff(late_s=base.late_s + slack_s, cost=most)
         trial = evaluate(plan, route, items, base=base, cutoff=limit)
-        if trial is None or any(i == order_id for i, _ in trial.issues) or not acceptable(base, trial):
+        if trial is None or any(i == order_id for i, _ in trial.issues) or not acceptable(base, trial, slack_s):
             if rejected is None and best is None:
                 rejected = (route, items)
             continue
@@ -187,7 +189,7 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
             best = Insertion(route.id, pos, trial, added, penalty)
     if best is None:
         first_issue = evaluate(plan, *rejected).issues[0][1] if rejected else None
-        return _unassign(plan, order_id, f"no feasible route: {first_issue or 'no room'}")
+        return unassign(plan, order_id, f"no feasible route: {first_issue or 'no room'}")
     route = plan.routes[best.route_id]
     items = [v.item for v in best.timeline.visits]
     _set_open(route, items)
@@ -221,7 +223,7 @@ def _nearest_routes(plan: LivePlan, routes: list[LiveRoute], point: int, k: int 
     return near
 
 
-def _unassign(plan: LivePlan, order_id: str, reason: str) -> str:
+def unassign(plan: LivePlan, order_id: str, reason: str) -> str:
     plan.unassigned[order_id] = reason
     return reason
 
@@ -381,16 +383,3 @@ def breakdown(plan: LivePlan, route_id: str, now_s: int, transfer_delay_s: int =
         else:
             left.append(o)
     return BreakdownResult(moved, left, transferred, changed)
-
-
-def second_attempt(plan: LivePlan, route_id: str, order_id: str, now_s: int, gap_s: int = 3600) -> Insertion | str:
-    """The customer was not home: try again on the same vehicle (the parcel is on board) at least
-    ``gap_s`` seconds later (default 1 h), within the order's windows. Returns the insertion or
-    the reason it is left for the next day."""
-    plan.orders[order_id].not_before_s = now_s + gap_s
-    if all(late < now_s + gap_s for _, late in plan.orders[order_id].windows):
-        return _unassign(plan, order_id, "no window left today: second attempt tomorrow")
-    result = insert_order(plan, order_id, [route_id])
-    if isinstance(result, str):
-        return _unassign(plan, order_id, f"second attempt tomorrow: {result}")
-    return result

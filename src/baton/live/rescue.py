@@ -28,6 +28,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import partial
 
+from baton.live.attempts import insert_on_board
 from baton.live.model import LivePlan, LiveRoute, Score, Timeline, evaluate, score
 from baton.live.ops import Insertion, drop_idle_reloads, insert_order, resequence
 from baton.live.risk import RISK_COST, at_risk
@@ -111,7 +112,7 @@ def rescue(plan: LivePlan, now_s: int, retry: Collection[str] | None = None) -> 
         if carriers and all(plan.routes[r].broken for r in carriers):
             out.unassigned[oid] = plan.unassigned[oid]
             continue
-        found = insert_order(plan, oid, carriers or None)
+        found = insert_on_board(plan, oid, carriers) if carriers else insert_order(plan, oid)
         if isinstance(found, Insertion):
             out.inserted[oid] = found.route_id
             out.changed.add(found.route_id)

@@ -28,6 +28,7 @@ from baton.domain.events import (
 from baton.domain.lifecycle import OrderStatus
 from baton.domain.plan import RouteStatus, StopKind
 from baton.domain.values import Actor, LatLng
+from baton.live.attempts import second_attempt
 from baton.live.board import LiveBoard
 from baton.live.events import (
     BreakTaken,
@@ -38,7 +39,7 @@ from baton.live.events import (
     VehicleBrokeDown,
 )
 from baton.live.model import RELOAD, Slowdown, touches
-from baton.live.ops import Insertion, breakdown, insert_order, remove_order, repair, second_attempt
+from baton.live.ops import Insertion, breakdown, insert_order, remove_order, repair
 from baton.service_layer import commands
 from baton.service_layer.live_publish import (
     MATERIAL_ETA_S,
