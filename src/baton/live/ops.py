@@ -12,8 +12,8 @@
 * second attempts for customers not home: :mod:`baton.live.attempts`.
 
 A change is accepted only when it makes nothing worse: no new late stop, no more lateness, no
-new broken rule. Every function mutates the :class:`LivePlan` and returns the ids of the
-routes it changed.
+new broken rule (a second attempt alone may take a little ``slack_s``: :mod:`baton.live.attempts`).
+Every function mutates the :class:`LivePlan` and returns the ids of the routes it changed.
 """
 
 from __future__ import annotations
@@ -224,6 +224,7 @@ def _nearest_routes(plan: LivePlan, routes: list[LiveRoute], point: int, k: int 
 
 
 def unassign(plan: LivePlan, order_id: str, reason: str) -> str:
+    """Leave ``order_id`` without a route with ``reason`` (in ``plan.unassigned``); returns the reason."""
     plan.unassigned[order_id] = reason
     return reason
 
