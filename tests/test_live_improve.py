@@ -245,9 +245,8 @@ def _pull_back_to_depot(plan: LivePlan, rid: str) -> str:
 def test_a_parcel_at_the_depot_rides_a_van_that_has_left_only_after_a_reload(db_url: str, day: DemoDay) -> None:
     """PyVRP applies release times per trip: in the model, a van that has left cannot carry a parcel
     still at the depot on its first trip (time warp), but can after a reload at its depot."""
-    from pyvrp import Activity
+    from pyvrp import Activity, ActivityType
     from pyvrp import Route as PyRoute
-    from pyvrp._pyvrp import ActivityType
 
     from baton.live.improve_model import ChurnCosts, build_live_model
 

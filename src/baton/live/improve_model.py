@@ -59,9 +59,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from pyvrp import Activity, Client, ClientGroup, Depot, Location, ProblemData, Solution, VehicleType
+from pyvrp import Activity, ActivityType, Client, ClientGroup, Depot, Location, ProblemData, Solution, VehicleType
 from pyvrp import Route as PyRoute
-from pyvrp._pyvrp import ActivityType
 
 from baton.live.model import RELOAD, LivePlan, LiveRoute, evaluate
 from baton.planning.pyvrp_model import money_units
