@@ -38,7 +38,7 @@ WINDOW_SLACK = timedelta(minutes=10)  # o-4's window closes 10 min after its pla
 
 
 def _leg(travel: GreatCircleProvider, a: tuple[float, float], b: tuple[float, float]) -> tuple[int, int]:
-    m = travel.matrices([LatLng(*a), LatLng(*b)], DAY + timedelta(hours=10))  # live's (daytime) legs
+    m = travel.matrices([LatLng(*a), LatLng(*b)], T0)  # live's legs: the band of the first shift start, local
     return int(m.distance_m[0][1]), int(m.duration_s[0][1])
 
 

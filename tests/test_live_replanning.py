@@ -12,7 +12,7 @@ from baton.domain.lifecycle import OrderStatus
 from baton.domain.order import Order
 from baton.domain.plan import StopKind
 from baton.domain.values import TimeWindow
-from baton.live.model import RELOAD, evaluate
+from baton.live.model import RELOAD, LivePlan, LiveRoute, evaluate
 from baton.live.ops import Insertion
 from baton.live.risk import RISK_COST, at_risk
 from baton.planning.check import check_plan
@@ -61,10 +61,12 @@ def test_new_order_is_inserted_cheapest_feasible_and_the_plan_stays_feasible(db_
     assert order.status in (OrderStatus.PLANNED, OrderStatus.DISPATCHED)
     assert _check(bus, day) == []
     assert "live.order_inserted" in _names(bus) and "live.route_replanned" in _names(bus)
-    # no other place on any route is both feasible and cheaper, counting the at-risk penalty
-    # (brute force over every position)
+    # no other place on any route is both feasible and more than BRL 1 cheaper, counting the at-risk
+    # penalty (brute force over every position; the fast path times only the smallest detours, so it
+    # may miss a longer detour whose time waiting for a window absorbs)
     plan = board.plan
     assert plan is not None
+    best = result.total
     for r in plan.routes.values():
         base = evaluate(plan, r, [x for x in r.open_items if x != "LIVE-1"])
         items = [x for x in r.open_items if x != "LIVE-1"]
@@ -72,7 +74,8 @@ def test_new_order_is_inserted_cheapest_feasible_and_the_plan_stays_feasible(db_
             trial = evaluate(plan, r, [*items[:pos], "LIVE-1", *items[pos:]])
             if trial.feasible and base.feasible:
                 penalty = RISK_COST if not set(at_risk(plan, r, trial)) <= set(at_risk(plan, r, base)) else 0.0
-                assert trial.cost - base.cost + penalty >= result.total - 1e-6
+                best = min(best, trial.cost - base.cost + penalty)
+    assert result.total <= best + 1.0
 
 
 def test_infeasible_new_order_is_left_unassigned_with_a_reason_and_the_customer_told(
@@ -153,8 +156,8 @@ def test_not_home_gets_a_second_attempt_today_when_feasible(db_url: str, day: De
     plan = board.plan
     assert plan is not None
     t0 = day.day_start
-    rid, route = next((rid, r) for rid, r in plan.routes.items()
-                      if len(r.free) >= 3 and max(late for _, late in plan.orders[r.free[0]].windows) >= 17 * 3600)
+    rid, route = next((rid, r) for rid, r in plan.routes.items() if len(r.free) >= 3)
+    plan.orders[route.free[0]].windows = [(8 * 3600, 18 * 3600)]  # its first customer is in all day
     bus.handle(commands.DispatchRoute(at=t0 + timedelta(hours=7, minutes=30), route_id=rid))
     bus.handle(commands.StartRoute(at=t0 + timedelta(hours=8), route_id=rid))
     first = route.pinned
@@ -203,6 +206,22 @@ def test_bad_traffic_report_names_the_field(db_url: str, day: DemoDay) -> None:
         bus.handle(commands.ReportTraffic(at=t0, factor=0, start=t0, end=t0))
 
 
+def _nearest_stop(plan: LivePlan, min_free: int) -> tuple[str, LiveRoute, str]:
+    """``(route id, route, order)``: among routes with ``min_free`` free stops or more, the stop after
+    the first whose visit lengthens its route's day least, and at all."""
+    best: tuple[int, str, str] | None = None
+    for rid, route in sorted(plan.routes.items()):
+        if len(route.free) < min_free:
+            continue
+        end = evaluate(plan, route).end_s
+        for x in route.free[1:]:
+            saved = end - evaluate(plan, route, [y for y in route.free if y != x]).end_s
+            if saved > 0 and (best is None or (saved, rid, x) < best):
+                best = (saved, rid, x)
+    assert best is not None
+    return best[1], plan.routes[best[1]], best[2]
+
+
 def test_second_attempt_may_add_a_little_overtime_never_a_late_stop(db_url: str, day: DemoDay) -> None:
     from baton.live.attempts import OVERTIME_CAP_S, RETRY_OVERTIME_S, insert_on_board
     from baton.live.ops import insert_order
@@ -210,8 +229,8 @@ def test_second_attempt_may_add_a_little_overtime_never_a_late_stop(db_url: str,
     _, board = live_setup(db_url, day)
     plan = board.plan
     assert plan is not None
-    rid, route = next((rid, r) for rid, r in plan.routes.items() if len(r.free) >= 3)
-    oid = route.free.pop()  # the customer was not home: the parcel stays on the van
+    rid, route, oid = _nearest_stop(plan, 3)
+    route.free.remove(oid)  # the customer was not home: the parcel stays on the van
     route.onboard.add(oid)
     end = evaluate(plan, route).end_s
     shift, most = end - 60, end + 4 * 3600  # the van already runs a minute past its shift
@@ -239,8 +258,8 @@ def test_second_attempt_may_make_a_late_stop_a_little_later_never_a_stop_late(db
     _, board = live_setup(db_url, day)
     plan = board.plan
     assert plan is not None
-    rid, route = next((rid, r) for rid, r in plan.routes.items() if len(r.free) >= 4)
-    oid = route.free.pop()
+    rid, route, oid = _nearest_stop(plan, 4)
+    route.free.remove(oid)
     route.onboard.add(oid)
     first = plan.orders[route.free[0]]
     visit = evaluate(plan, route).visits[0]

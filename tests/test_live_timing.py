@@ -184,3 +184,27 @@ def test_least_arrival_is_the_earliest_over_every_later_departure() -> None:
             brute = min(x + scaled(secs, route.speed_factor, timing.factor(point, x))
                         for x in range(depart, 24 * H, 60))
             assert timing.least_arrival(point, secs, depart) == brute
+
+
+def test_a_van_at_the_depot_leaves_for_its_first_window_and_works_from_then() -> None:
+    """Regression: a van still at the depot with one stop opening at 14:00 was timed as leaving at
+    08:00 and waiting at the door, its 5.5 h of waiting counted as work without a break (the plan
+    checker refused the published route). It leaves in time to ring as the window opens instead."""
+    from baton.live.board import _departure
+
+    geo = Geo(make_provider(), [CENTRE, LatLng(CENTRE.lat - 0.05, CENTRE.lng)], None)
+    plan = LivePlan(datetime(2026, 3, 2), geo, {}, {})
+    plan.orders["o1"] = LiveOrder("o1", 1, [(14 * H, 16 * H)], 180, (1, 0, 0), frozenset())
+    route = LiveRoute(
+        id="r1", vehicle_id="v1", driver_id=None, depot=0, end_depot=0, begin_s=8 * H, shift_end_s=17 * H,
+        max_end_s=17 * H, loading_s=600, capacity=(10, 10, 10), speed_factor=1.0, per_km=1.2, per_hour=25.0,
+        capabilities=frozenset(), break_after_s=4 * H + 1800, break_s=1800, position=0, ready_s=8 * H + 600,
+        seg_start_s=8 * H, started=False)
+    route.free = ["o1"]
+    plan.routes[route.id] = route
+    t = evaluate(plan, route)
+    (visit,) = t.visits
+    assert visit.arrive_s == visit.start_s == 14 * H and t.breaks == () and t.feasible
+    assert _departure(route.ready_s, t) == 14 * H - visit.leg_s
+    route.started = True  # once on the road, waiting at the door is work: a break is due
+    assert evaluate(plan, route).breaks

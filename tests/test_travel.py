@@ -290,3 +290,22 @@ def test_osrm_unreachable_server() -> None:
     with OsrmProvider(f"http://127.0.0.1:{port}", attempts=2, backoff_s=0.01, timeout_s=2) as provider, \
             pytest.raises(TravelTimeError, match="ConnectError"):
         provider.matrices(brasilia_points(2))
+
+
+def test_planning_asks_for_the_speed_band_of_the_depots_local_time() -> None:
+    """Shift starts read back from the database are UTC instants: 08:00 in Sao Paulo (11:00 UTC)
+    must still get the 06-09 h peak band (22 km/h), not the daytime band of 11:00 (28 km/h)."""
+    from dataclasses import replace
+
+    from baton.planning.mapping import departure_instant, problem_matrices
+    from baton.planning.problem import PlanningProblem
+    from planning_doubles import depot, driver, order, vehicle
+
+    shift = driver("dr0", start=8, vehicle_id="v0")
+    stored = replace(shift, shift_start=shift.shift_start.astimezone(UTC), shift_end=shift.shift_end.astimezone(UTC))
+    problem = PlanningProblem([order("o1", TORRE_DE_TV)], [depot("d1", LOGGI_DF_DEPOT)], [vehicle("v0")], [stored])
+    first = departure_instant(problem)
+    assert first == stored.shift_start and (first.hour, str(first.tzinfo)) == (8, "America/Sao_Paulo")
+    matrices = problem_matrices(problem, GreatCircleProvider())
+    metres = int(matrices.distance_m[0, 1])
+    assert matrices.duration_s[0, 1] == math.ceil(metres / (22 / 3.6))

@@ -286,7 +286,7 @@ class LiveBoard:
             s.sequence = k
         self.published[route_id] = items
         self.etas[route_id] = (tuple((v.item, v.start_s) for v in timeline.visits), timeline.end_s)
-        start = meta.start if (route.started or route.done) else at(route.ready_s)
+        start = meta.start if (route.started or route.done) else at(_departure(route.ready_s, timeline))
         distance = sum(s.leg_distance_m for s in stops) + timeline.return_m
         end = at(timeline.end_s) if timeline.visits or not route.started else meta.end
         cost = route.per_km * distance / 1000 + route.per_hour * max(0, timeline.end_s - route.begin_s) / 3600
@@ -301,3 +301,13 @@ class LiveBoard:
 
     def timeline(self, route_id: str) -> Timeline:
         return evaluate(self._plan(), self._route(route_id))
+
+
+def _departure(ready_s: int, timeline: Timeline) -> int:
+    """When a vehicle still at the depot leaves on ``timeline`` (clock s): before its first break or
+    first leg, never before ``ready_s`` (see :func:`baton.live.model.evaluate`)."""
+    if not timeline.visits:
+        return ready_s
+    first = [b for b in timeline.breaks if b[0] == 0]
+    v = timeline.visits[0]
+    return max(ready_s, first[0][1] if first else v.arrive_s - v.leg_s)

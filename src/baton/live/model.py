@@ -92,7 +92,9 @@ def evaluate(plan: LivePlan, route: LiveRoute, items: Sequence[str] | None = Non
     never broken knowingly), capacity on each trip, a reload before any order whose parcel is not
     on board once the vehicle has left, features/skills, return by shift end / depot closing,
     working time, and the driver's break (taken where the vehicle stands, before the leg that
-    would exceed ``break_after_s`` of work).
+    would exceed ``break_after_s`` of work). A vehicle still at the depot leaves when it reaches its
+    first stop as that stop's window opens (its work starts then); once on the road, waiting at a door
+    counts as work.
 
     ``base``: a timeline of the same route in the same state (from this function): the timing
     resumes from the first position where ``items`` differ from it, with the same result as a
@@ -132,6 +134,14 @@ def evaluate(plan: LivePlan, route: LiveRoute, items: Sequence[str] | None = Non
     # the legs still to drive: legs[k - start] leads to position k (k == len(seq): the return)
     points = [route.depot if x == RELOAD else orders[x].point for x in seq[start:]]
     legs = plan.geo.legs(zip([here, *points], [*points, route.end_depot], strict=True))
+    if at_depot_unstarted and start == 0 and seq and seq[0] != RELOAD:
+        # a van still at the depot leaves so as to reach its first door when that door's window opens,
+        # not to wait there: its working stretch (and so its break) starts then, not at the shift start
+        secs0 = scaled(legs[0][1], speed_factor, factor(points[0], t))
+        begin0 = _service_start(orders[seq[0]], t + secs0)[0]
+        leave = begin0 - secs0
+        if leave > t and leave + scaled(legs[0][1], speed_factor, factor(points[0], leave)) <= begin0:
+            seg, t = seg + leave - t, leave
     bound = None if cutoff is None else _rest(plan, route, seq, start, t, legs)
 
     def reach(more_late_n: int, more_late_s: int, end: int, rest_m: int) -> bool:

@@ -94,9 +94,16 @@ def order_point(problem: PlanningProblem, order_index: int) -> int:
 
 def departure_instant(problem: PlanningProblem) -> datetime:
     """The instant used to ask the travel provider for matrices: the earliest shift start
-    (or depot opening), else ``day_start``."""
+    (or depot opening), else ``day_start``, expressed in the first depot's timezone.
+
+    Providers pick their time-of-day speed band by the instant's own local time, and instants read
+    back from the database are in UTC: 08:00 in Sao Paulo must ask for the 08:00 band, not 11:00's.
+    """
     starts = [d.shift_start for d in problem.drivers] or [d.opens for d in problem.depots if d.opens]
-    return min(starts) if starts else resolve_day_start(problem)
+    if not starts:
+        return resolve_day_start(problem)
+    first = min(starts)
+    return first.astimezone(ZoneInfo(problem.depots[0].timezone)) if problem.depots else first
 
 
 def problem_matrices(problem: PlanningProblem, travel: TravelTimeProvider) -> TravelMatrices:
