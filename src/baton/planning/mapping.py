@@ -60,13 +60,21 @@ def resolve_day_start(problem: PlanningProblem) -> datetime:
     if not problem.depots:
         raise PlanningError("cannot plan without a depot")
     tz = ZoneInfo(problem.depots[0].timezone)
-    instants = [d.shift_start for d in problem.drivers]
-    if not instants:
-        instants = [d.opens for d in problem.depots if d.opens is not None]
-    if not instants:
-        instants = [w.start for o in problem.orders for w in o.time_windows]
-    first = min(instants).astimezone(tz) if instants else datetime.now(tz)
+    first = _earliest_start(problem)
+    if first is None:
+        windows = [w.start for o in problem.orders for w in o.time_windows]
+        first = min(windows).astimezone(tz) if windows else datetime.now(tz)
     return first.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _earliest_start(problem: PlanningProblem) -> datetime | None:
+    """The earliest driver shift start (else depot opening) in the first depot's timezone (as given
+    when there is no depot); ``None`` when there is neither."""
+    starts = [d.shift_start for d in problem.drivers] or [d.opens for d in problem.depots if d.opens is not None]
+    if not starts:
+        return None
+    first = min(starts)
+    return first.astimezone(ZoneInfo(problem.depots[0].timezone)) if problem.depots else first
 
 
 def to_clock(instant: datetime, day_start: datetime) -> int:
@@ -99,11 +107,8 @@ def departure_instant(problem: PlanningProblem) -> datetime:
     Providers pick their time-of-day speed band by the instant's own local time, and instants read
     back from the database are in UTC: 08:00 in Sao Paulo must ask for the 08:00 band, not 11:00's.
     """
-    starts = [d.shift_start for d in problem.drivers] or [d.opens for d in problem.depots if d.opens]
-    if not starts:
-        return resolve_day_start(problem)
-    first = min(starts)
-    return first.astimezone(ZoneInfo(problem.depots[0].timezone)) if problem.depots else first
+    first = _earliest_start(problem)
+    return resolve_day_start(problem) if first is None else first
 
 
 def problem_matrices(problem: PlanningProblem, travel: TravelTimeProvider) -> TravelMatrices:
