@@ -123,3 +123,18 @@ def test_window_selection_prefers_the_window_containing_the_instant() -> None:
     assert order.window_at(datetime(2026, 3, 2, 17, tzinfo=brt)) == evening
     assert order.window_at(datetime(2026, 3, 2, 12, tzinfo=brt)) == morning
     assert order.window_at(datetime(2026, 3, 2, 7, tzinfo=brt)) == morning
+
+
+def test_a_driver_between_two_windows_waits_for_the_next_one() -> None:
+    brt = timezone(timedelta(hours=-3))
+    morning = TimeWindow(datetime(2026, 3, 2, 8, tzinfo=brt), datetime(2026, 3, 2, 10, tzinfo=brt))
+    evening = TimeWindow(datetime(2026, 3, 2, 16, tzinfo=brt), datetime(2026, 3, 2, 18, tzinfo=brt))
+    order = Order(id="x", customer=Customer("a"), address=Address("x", LatLng(0, 0)),
+                  time_windows=[evening, morning])
+    at = datetime(2026, 3, 2, 7, tzinfo=brt)
+    assert order.service_start(at) == morning.start  # early: rings as the first window opens
+    assert order.service_start(at.replace(hour=9)) == at.replace(hour=9)  # inside: at once
+    assert order.service_start(at.replace(hour=12)) == evening.start  # between: the next window
+    assert order.service_start(at.replace(hour=19)) == at.replace(hour=19)  # all closed: late, at once
+    no_window = Order(id="y", customer=Customer("a"), address=Address("y", LatLng(0, 0)))
+    assert no_window.service_start(at) == at

@@ -74,9 +74,7 @@ def route_timeline(
         if stop.order_id is None:
             continue
         order = orders[stop.order_id]
-        window = order.window_at(clock)
-        if window is not None and clock < window.start:
-            clock = window.start  # early: wait and ring at the window's start
+        clock = order.service_start(clock)  # early for a window: wait and ring as it opens
         out.append((clock, commands.ArriveAtStop(
             at=clock, actor=actor, route_id=route.id, order_id=order.id,
             leg_distance_m=pending_distance, leg_driving_s=pending_driving,

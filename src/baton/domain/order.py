@@ -167,3 +167,18 @@ class Order:
             if w.start <= instant:
                 chosen = w
         return chosen or (self.time_windows[0] if self.time_windows else None)
+
+    def service_start(self, arrival: datetime) -> datetime:
+        """When a driver reaching the door at ``arrival`` rings (aware instants).
+
+        At once inside a window, or when every window has closed (a late delivery) or there is
+        none; otherwise at the start of the next window to open: before the first one, and
+        between two (08–10 or 16–18, reached at 12:00: at 16:00). This is the wait the planner
+        and the live model schedule (a stop's ``planned_arrival`` is its service start).
+        """
+        for w in self.time_windows:  # sorted by start
+            if w.contains(arrival):
+                return arrival
+            if arrival < w.start:
+                return w.start
+        return arrival

@@ -292,9 +292,7 @@ class DaySimulation:
             self._decide(van, t)
             return
         self.observer.arrived(order_id, self.at(t))
-        window = order.window_at(self.at(t))
-        if window is not None and self.at(t) < window.start:
-            t = self.clock(window.start)
+        t = self.clock(order.service_start(self.at(t)))
         actor = f"driver:{van.vehicle_id}"
         self.handle(commands.ArriveAtStop(at=self.at(t), actor=actor, route_id=van.route_id, order_id=order_id,
                                           leg_distance_m=van.leg_m, leg_driving_s=van.leg_s))

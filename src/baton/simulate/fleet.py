@@ -272,8 +272,7 @@ class CarrierWorld:
         _m, secs = sim.geo.leg(depot, door)
         drive = int(secs * sim.sc.travel_bias * math.exp(rng.gauss(0, sim.sc.travel_sigma)))
         arrive = leave + drive
-        window = order.window_at(sim.at(arrive))
-        start = max(arrive, sim.clock(window.start)) if window is not None else arrive
+        start = sim.clock(order.service_start(sim.at(arrive)))
         done = start + max(30, int(order.service_time_s * math.exp(rng.gauss(0, sim.sc.service_sigma))))
         heapq.heappush(self.couriers, (done + drive, courier))
         self.taken[courier] = self.taken.get(courier, 0) + 1
