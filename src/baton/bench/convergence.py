@@ -29,7 +29,7 @@ from pyvrp.stop import MaxRuntime
 
 from baton.bench.instance import integer_instance, to_pyvrp
 from baton.bench.solvers import routes_of
-from baton.bench.verify import verify
+from baton.bench.verify import gap_pct, verify
 from baton.intake.benchmarks import load_instance
 
 
@@ -79,7 +79,7 @@ def convergence(path: Path, checkpoints_s: tuple[float, ...], bks: float | None,
         final_ok = verdict.feasible
         if abs(verdict.cost - result.cost()) > 0.5:
             raise RuntimeError(f"{inst.name}: PyVRP cost {result.cost()} but verified cost {verdict.cost}")
-    gaps = tuple(None if c is None or not bks else round((c - bks) / bks * 100, 4) for c in costs)
+    gaps = tuple(None if (g := gap_pct(c, bks)) is None else round(g, 4) for c in costs)
     return Curve(inst.name, inst.size - 1, bks, tuple(sorted(checkpoints_s)), tuple(costs), gaps,
                  int(result.num_iterations), final_ok)
 

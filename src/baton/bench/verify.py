@@ -67,4 +67,9 @@ def verify(inst: IntInstance, routes: Routes) -> Verdict:
     return Verdict(cost, tuple(problems), len(used))
 
 
-__all__ = ["Routes", "Verdict", "verify"]
+def gap_pct(cost: float | None, bks: float | None) -> float | None:
+    """Gap of ``cost`` to the best-known solution ``bks`` in % of ``bks``; ``None`` when either is missing."""
+    return None if cost is None or not bks else (cost - bks) / bks * 100
+
+
+__all__ = ["Routes", "Verdict", "gap_pct", "verify"]

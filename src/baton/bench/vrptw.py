@@ -26,7 +26,7 @@ from typing import Any
 
 from baton.bench.instance import IntInstance, integer_instance
 from baton.bench.solvers import SOLVERS, available, cores
-from baton.bench.verify import verify
+from baton.bench.verify import gap_pct, verify
 from baton.intake.benchmarks import load_bks, load_instance
 
 SETS: dict[str, tuple[str, str]] = {
@@ -117,8 +117,7 @@ def run_solver(name: str, inst: IntInstance, seconds: float, seed: int, bks: flo
         return SolverRun(None, None, False, ("no solution returned",), 0, wall)
     verdict = verify(inst, routes)
     cost = verdict.cost / inst.scale
-    gap = (cost - bks) / bks * 100 if bks else None
-    return SolverRun(cost, gap, verdict.feasible, verdict.problems, verdict.routes, wall)
+    return SolverRun(cost, gap_pct(cost, bks), verdict.feasible, verdict.problems, verdict.routes, wall)
 
 
 def check_solvers(names: list[str]) -> tuple[list[str], list[str]]:
