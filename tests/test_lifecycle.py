@@ -125,7 +125,7 @@ def test_window_selection_prefers_the_window_containing_the_instant() -> None:
     assert order.window_at(datetime(2026, 3, 2, 7, tzinfo=brt)) == morning
 
 
-def test_a_driver_between_two_windows_waits_for_the_next_one() -> None:
+def test_a_driver_between_two_windows_waits_for_the_next_one_when_the_plan_aims_for_it() -> None:
     brt = timezone(timedelta(hours=-3))
     morning = TimeWindow(datetime(2026, 3, 2, 8, tzinfo=brt), datetime(2026, 3, 2, 10, tzinfo=brt))
     evening = TimeWindow(datetime(2026, 3, 2, 16, tzinfo=brt), datetime(2026, 3, 2, 18, tzinfo=brt))
@@ -134,7 +134,10 @@ def test_a_driver_between_two_windows_waits_for_the_next_one() -> None:
     at = datetime(2026, 3, 2, 7, tzinfo=brt)
     assert order.service_start(at) == morning.start  # early: rings as the first window opens
     assert order.service_start(at.replace(hour=9)) == at.replace(hour=9)  # inside: at once
-    assert order.service_start(at.replace(hour=12)) == evening.start  # between: the next window
+    aimed_evening, aimed_morning = at.replace(hour=16, minute=30), at.replace(hour=9, minute=40)
+    assert order.service_start(at.replace(hour=12), aimed_evening) == evening.start  # waits as planned
+    assert order.service_start(at.replace(hour=10, minute=20), aimed_morning) == at.replace(hour=10, minute=20)
+    assert order.service_start(at.replace(hour=12)) == at.replace(hour=12)  # no plan: rings, late
     assert order.service_start(at.replace(hour=19)) == at.replace(hour=19)  # all closed: late, at once
     no_window = Order(id="y", customer=Customer("a"), address=Address("y", LatLng(0, 0)))
     assert no_window.service_start(at) == at

@@ -74,7 +74,7 @@ def route_timeline(
         if stop.order_id is None:
             continue
         order = orders[stop.order_id]
-        clock = order.service_start(clock)  # early for a window: wait and ring as it opens
+        clock = order.service_start(clock, stop.planned_arrival)  # early: wait and ring as the window opens
         out.append((clock, commands.ArriveAtStop(
             at=clock, actor=actor, route_id=route.id, order_id=order.id,
             leg_distance_m=pending_distance, leg_driving_s=pending_driving,

@@ -168,17 +168,19 @@ class Order:
                 chosen = w
         return chosen or (self.time_windows[0] if self.time_windows else None)
 
-    def service_start(self, arrival: datetime) -> datetime:
+    def service_start(self, arrival: datetime, planned: datetime | None = None) -> datetime:
         """When a driver reaching the door at ``arrival`` rings (aware instants).
 
-        At once inside a window, or when every window has closed (a late delivery) or there is
-        none; otherwise at the start of the next window to open: before the first one, and
-        between two (08–10 or 16–18, reached at 12:00: at 16:00). This is the wait the planner
-        and the live model schedule (a stop's ``planned_arrival`` is its service start).
+        At once inside a window, when every window has closed (a late delivery) or when there is
+        none; early for the first window: as it opens. Between two windows (08–10 or 16–18,
+        reached at 12:00) the driver follows the plan: when the stop's planned service start
+        ``planned`` is in a later window he waits for the next one to open (the wait the planner
+        and the live model schedule), otherwise (late for the window aimed at, or no plan) he
+        rings at once.
         """
-        for w in self.time_windows:  # sorted by start
+        for k, w in enumerate(self.time_windows):  # sorted by start
             if w.contains(arrival):
                 return arrival
             if arrival < w.start:
-                return w.start
+                return w.start if k == 0 or (planned is not None and planned >= w.start) else arrival
         return arrival

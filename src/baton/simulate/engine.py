@@ -288,11 +288,13 @@ class DaySimulation:
         with self.bus.uow:
             current = self.bus.uow.orders.get(order_id)
             ok = current.status == S.OUT_FOR_DELIVERY and current.route_id == van.route_id
+            planned = next((s.planned_arrival for s in self.bus.uow.plans.get_route(van.route_id).stops
+                            if s.order_id == order_id and s.actual_departure is None), None) if ok else None
         if not ok:  # cancelled or moved while the van drove there
             self._decide(van, t)
             return
         self.observer.arrived(order_id, self.at(t))
-        t = self.clock(order.service_start(self.at(t)))
+        t = self.clock(order.service_start(self.at(t), planned))  # as the driver's app has it now
         actor = f"driver:{van.vehicle_id}"
         self.handle(commands.ArriveAtStop(at=self.at(t), actor=actor, route_id=van.route_id, order_id=order_id,
                                           leg_distance_m=van.leg_m, leg_driving_s=van.leg_s))
