@@ -276,25 +276,25 @@ class DaySimulation:
         if stop.kind == StopKind.RELOAD:
             self.push(t + secs + DEFAULT_RELOAD_S, "reload", van.route_id)
         else:
-            self.push(t + secs, "arrive", (van.route_id, stop.order_id))
+            self.push(t + secs, "arrive", (van.route_id, stop.order_id, stop.planned_arrival))
 
     def _complete(self, van: _Van, t: int) -> None:
         van.end_s = t
         self.handle(commands.CompleteRoute(at=self.at(t), actor=f"driver:{van.vehicle_id}", route_id=van.route_id,
                                            leg_distance_m=van.leg_m, leg_driving_s=van.leg_s))
 
-    def _arrive(self, van: _Van, order_id: str, t: int) -> None:
+    def _arrive(self, van: _Van, order_id: str, t: int, planned: datetime) -> None:
+        """The van is at ``order_id``'s door at ``t``; ``planned`` is the service start its route
+        had for the stop when the van set off (the window the driver aims for)."""
         order = self.orders[order_id]
         with self.bus.uow:
             current = self.bus.uow.orders.get(order_id)
             ok = current.status == S.OUT_FOR_DELIVERY and current.route_id == van.route_id
-            planned = next((s.planned_arrival for s in self.bus.uow.plans.get_route(van.route_id).stops
-                            if s.order_id == order_id and s.actual_departure is None), None) if ok else None
         if not ok:  # cancelled or moved while the van drove there
             self._decide(van, t)
             return
         self.observer.arrived(order_id, self.at(t))
-        t = self.clock(order.service_start(self.at(t), planned))  # as the driver's app has it now
+        t = self.clock(order.service_start(self.at(t), planned))
         actor = f"driver:{van.vehicle_id}"
         self.handle(commands.ArriveAtStop(at=self.at(t), actor=actor, route_id=van.route_id, order_id=order_id,
                                           leg_distance_m=van.leg_m, leg_driving_s=van.leg_s))
@@ -345,8 +345,8 @@ class DaySimulation:
         elif kind == "decide":
             self._decide(self.vans[payload], t)
         elif kind == "arrive":
-            rid, oid = payload
-            self._arrive(self.vans[rid], oid, t)
+            rid, oid, planned = payload
+            self._arrive(self.vans[rid], oid, t, planned)
         elif kind in ("deliver", "fail"):
             rid, oid, started = payload
             van = self.vans[rid]
