@@ -173,10 +173,10 @@ class Order:
 
         At once inside a window, when every window has closed (a late delivery) or when there is
         none; early for the first window: as it opens. Between two windows (08–10 or 16–18,
-        reached at 12:00) the driver follows the plan: when the stop's planned service start
-        ``planned`` is in a later window he waits for the next one to open (the wait the planner
-        and the live model schedule), otherwise (late for the window aimed at, or no plan) he
-        rings at once.
+        reached at 12:00) the driver follows his route: when ``planned``, the stop's planned
+        service start on the route he set off with, is in a later window he waits for the next one
+        to open (a wait the planner scheduled); otherwise (late for the window aimed at, or no
+        plan) he rings at once rather than sit hours at the door.
         """
         for k, w in enumerate(self.time_windows):  # sorted by start
             if w.contains(arrival):

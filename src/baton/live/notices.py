@@ -13,10 +13,11 @@ within their windows. The noise model, fixed and independent of any scenario, is
 (standard scenario, seed 1) the true arrival was below ``upper`` for 95 % of the ETAs published
 less than an hour ahead, 86 % one to two hours ahead, 79 % two to three, 62-74 % further.
 A stop is **predicted late** when ``upper`` lies after the end of a window that has started and
-inside none: after the last window the delivery is late; between two, the driver waits for the
-next one (``Order.service_start``), hours after the slot the customer was expecting, so the customer
-is told too (an arrival before the first window waits, it is not late). An order left without a
-route today (unassigned by the morning plan, no feasible insertion, breakdown) is late outright.
+inside none: a driver running late for the window his route aims for rings on arrival, he does
+not sit at the door until a later window opens (``Order.service_start``; a route aiming for the
+later window has its ETA in it, not between two; an arrival before the first window waits, it is
+not late). An order left without a route today (unassigned by the morning plan, no feasible
+insertion, breakdown) is late outright.
 
 **Episodes.** A customer is told when a delay is first predicted (``late``); told again only when
 the ETA moved at least :data:`MATERIAL_S` later than what they were told (``later``), or when the
