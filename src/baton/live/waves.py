@@ -9,14 +9,9 @@ Each wave, :func:`plan_wave` splits the open requests in two and routes the ones
   so does everything in the last wave;
 * the others are decided by one of two methods (:attr:`WaveOptions.method`):
 
-  - ``"prizes"`` (default): every open request is routed together, the must-dispatch ones
-    required and every other one optional, worth ``prize_factor`` (default 0.2) times its round
-    trip from the depot (s of driving): the solver leaves out a request whose detour costs more
-    than that. Only the routes that carry a must-dispatch request leave, the requests riding along
-    on them included; the others wait and are re-planned next wave with the requests that arrive
-    meanwhile, where denser routes can take them. (With a large factor nothing is left out: the
-    earlier ``must_routes`` rule, 0.922 x greedy against 0.894-0.912 for factors 0.15-0.5 on the
-    EURO-NeurIPS benchmark, docs/benchmarks.md);
+  - ``"must_routes"`` (default): every open request is routed together; only the routes that carry
+    a must-dispatch request leave, the requests riding along on them included; the other routes
+    wait and are re-planned next wave with the requests that arrive meanwhile;
   - ``"scenarios"`` (:func:`decide_wave`, the EURO Meets NeurIPS 2022 winners' approach):
     ``scenarios`` times, requests of the next ``lookahead`` waves are sampled from the day's history
     (:class:`DemandModel`: location, window, size and service time drawn independently from past
@@ -127,8 +122,7 @@ class WaveState:
 
 @dataclass(frozen=True)
 class WaveOptions:
-    """How a wave is decided. ``method``: ``"prizes"`` or ``"scenarios"`` (module docs);
-    ``prize_factor`` (prizes only): an optional request's prize as a share of its depot round trip;
+    """How a wave is decided. ``method``: ``"must_routes"`` or ``"scenarios"`` (module docs);
     ``anchored`` (scenarios only): count a route as dispatched now only if it carries a must-dispatch
     request. ``scenarios`` sampled futures per round, ``rounds`` rounds, ``lookahead`` waves sampled ahead;
     ``dispatch_above``/``postpone_below``: fractions of scenarios fixing a request in a round;
@@ -144,16 +138,16 @@ class WaveOptions:
     scenario_share: float = 0.55
     seed: int = 1
     max_iterations: int | None = None
-    method: str = "prizes"
+    method: str = "must_routes"
     anchored: bool = False
-    prize_factor: float = 0.2
+    prize_factor: float = 0.5
 
 
 @dataclass
 class WaveDecision:
     """A wave's decision: ``dispatch[i]`` for every node (the depot's is True); ``now_share[i]`` the
     fraction of the last round's scenarios that dispatched node ``i`` now (1 for must-dispatch; with
-    ``prizes`` simply 1 for dispatched, 0 for waiting), and how many scenarios were solved
+    ``must_routes`` simply 1 for dispatched, 0 for waiting), and how many scenarios were solved
     (``scenarios``) and feasible."""
 
     dispatch: BoolArray
@@ -326,37 +320,51 @@ def plan_wave(state: WaveState, model: DemandModel, options: WaveOptions | None 
         ValueError: on an unknown method."""
     opts = options or WaveOptions()
     started = time.perf_counter()
+    if opts.method == "must_routes":
+        return _must_routes(state, model, opts, budget_s)
     if opts.method == "prizes":
         return _prize_routes(state, model, opts, budget_s)
     if opts.method != "scenarios":
-        raise ValueError(f"method: unknown wave method {opts.method!r} (prizes or scenarios)")
+        raise ValueError(f"method: unknown wave method {opts.method!r} (must_routes, prizes or scenarios)")
     decision = decide_wave(state, model, opts, budget_s)
     left = max(0.1, budget_s - (time.perf_counter() - started))
     routes = route_requests(state, model, decision.dispatch, left, opts.seed, opts.max_iterations)
     return routes, decision
 
 
+def _must_routes(state: WaveState, model: DemandModel, opts: WaveOptions,
+                 budget_s: float) -> tuple[Routes, WaveDecision]:
+    """Route every open request, then dispatch only the routes that carry a must-dispatch request."""
+    must = must_dispatch(state, model)
+    every = np.ones(state.size, dtype=bool)
+    routes = route_requests(state, model, every, budget_s, opts.seed, opts.max_iterations)
+    if state.waves_left > 0:
+        routes = [r for r in routes if any(must[n] for n in r)]
+    dispatch = np.zeros(state.size, dtype=bool)
+    dispatch[0] = True
+    for r in routes:
+        dispatch[r] = True
+    return routes, WaveDecision(dispatch, dispatch.astype(float))
+
+
 def _prize_routes(state: WaveState, model: DemandModel, opts: WaveOptions,
                   budget_s: float) -> tuple[Routes, WaveDecision]:
     """Route the must-dispatch requests with every other one optional, worth ``prize_factor`` times
-    its round trip from the depot; dispatch the routes that carry a must-dispatch request (all of
-    them in the last wave, none when nothing is urgent)."""
+    its round trip from the depot; dispatch the routes that carry a must-dispatch request."""
     must = must_dispatch(state, model)
-    routes: Routes = []
-    if state.waves_left <= 0:  # the last wave: must_dispatch holds every request
-        routes = route_requests(state, model, must, budget_s, opts.seed, opts.max_iterations)
-    elif must[1:].any():
-        d = model.duration
-        trip = d[0, state.location] + d[state.location, 0]
-        prize = np.where(must, 0, np.maximum(1, np.round(opts.prize_factor * trip))).astype(np.int64)
-        data = _problem(d, state.location, state.early, state.late, state.service, state.demand,
-                        np.zeros(state.size, dtype=np.int64), state.capacity, prize)
-        best = _solve(data, budget_s, opts.seed, opts.max_iterations)
-        if best.is_feasible():
-            solved = [[a.idx + 1 for a in route.schedule() if a.is_client()] for route in best.routes()]
-            routes = [r for r in solved if any(must[n] for n in r)]
-        else:
-            routes = route_requests(state, model, must, 0.1, opts.seed, opts.max_iterations)
+    if state.waves_left <= 0 or not must[1:].any():
+        return _must_routes(state, model, opts, budget_s)
+    d = model.duration
+    trip = d[0, state.location] + d[state.location, 0]
+    prize = np.where(must, 0, np.maximum(1, np.round(opts.prize_factor * trip))).astype(np.int64)
+    data = _problem(d, state.location, state.early, state.late, state.service, state.demand,
+                    np.zeros(state.size, dtype=np.int64), state.capacity, prize)
+    best = _solve(data, budget_s, opts.seed, opts.max_iterations)
+    if best.is_feasible():
+        routes = [[a.idx + 1 for a in route.schedule() if a.is_client()] for route in best.routes()]
+        routes = [r for r in routes if any(must[n] for n in r)]
+    else:
+        routes = route_requests(state, model, must, 0.1, opts.seed, opts.max_iterations)
     dispatch = np.zeros(state.size, dtype=bool)
     dispatch[0] = True
     for r in routes:

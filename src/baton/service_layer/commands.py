@@ -262,7 +262,7 @@ class ReleaseWave(Command):
     orders of the live plan leave now on idle vans at the depot, which wait. ``waves_left``: waves
     after this one (0 = the last: everything goes); ``wave_s`` seconds between waves; vans leave
     ``margin_s`` after ``at``; ``seconds``/``max_iterations``/``seed`` bound the routing (PyVRP);
-    ``method`` ``prizes`` or ``scenarios``."""
+    ``method`` ``must_routes`` or ``scenarios``."""
 
     waves_left: int
     wave_s: int = 3600
@@ -270,7 +270,7 @@ class ReleaseWave(Command):
     seconds: float = 2.0
     max_iterations: int | None = None
     seed: int = 1
-    method: str = "prizes"
+    method: str = "must_routes"
 
 
 @dataclass(frozen=True, kw_only=True)
