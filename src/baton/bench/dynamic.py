@@ -42,7 +42,7 @@ from baton.live.waves import (
 )
 
 POLICIES = ("greedy", "lazy", "baton")
-EXTRA_POLICIES = ("baton_scenarios", "baton_prizes")
+EXTRA_POLICIES = ("baton_scenarios",)
 """Run only when asked (``--policies``): the wave policy's sampled-scenario method."""
 SAFETY_S = 1.0
 """Seconds of each epoch's wall time kept free for building data and stepping the environment."""
@@ -151,8 +151,6 @@ def policy_routes(policy: str, state: WaveState, model: DemandModel, budget_s: f
         return plan_wave(state, model, options, budget_s)[0]
     if policy == "baton_scenarios":
         return plan_wave(state, model, replace(options, method="scenarios"), budget_s)[0]
-    if policy == "baton_prizes":
-        return plan_wave(state, model, replace(options, method="prizes"), budget_s)[0]
     raise DynamicBenchError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES + EXTRA_POLICIES)}")
 
 

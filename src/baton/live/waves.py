@@ -140,7 +140,6 @@ class WaveOptions:
     max_iterations: int | None = None
     method: str = "must_routes"
     anchored: bool = False
-    prize_factor: float = 0.5
 
 
 @dataclass
@@ -182,15 +181,13 @@ def _solve(data: ProblemData, seconds: float, seed: int, max_iterations: int | N
 
 
 def _problem(d: IntArray, location: IntArray, early: IntArray, late: IntArray, service: IntArray,
-             demand: IntArray, release: IntArray, capacity: int, prize: IntArray | None = None) -> ProblemData:
+             demand: IntArray, release: IntArray, capacity: int) -> ProblemData:
     """PyVRP data: node 0 the depot (window ``[early[0], late[0]]``), unlimited vehicles, driving
-    time as the objective (the matrix is distance and duration). A node with ``prize[i] > 0`` is
-    optional: the solver may leave it out, paying its prize (s of driving)."""
+    time as the objective (the matrix is distance and duration)."""
     n = len(location)
     sub = d[np.ix_(location, location)].astype(np.int64)
     clients = [Client(location=i, delivery=[int(demand[i])], service_duration=int(service[i]),
-                      tw_early=int(early[i]), tw_late=int(late[i]), release_time=int(release[i]),
-                      prize=0 if prize is None else int(prize[i]), required=prize is None or prize[i] <= 0)
+                      tw_early=int(early[i]), tw_late=int(late[i]), release_time=int(release[i]))
                for i in range(1, n)]
     vehicle = VehicleType(num_available=max(1, n - 1), capacity=[capacity], tw_early=int(early[0]),
                           tw_late=int(late[0]))
@@ -322,10 +319,8 @@ def plan_wave(state: WaveState, model: DemandModel, options: WaveOptions | None 
     started = time.perf_counter()
     if opts.method == "must_routes":
         return _must_routes(state, model, opts, budget_s)
-    if opts.method == "prizes":
-        return _prize_routes(state, model, opts, budget_s)
     if opts.method != "scenarios":
-        raise ValueError(f"method: unknown wave method {opts.method!r} (must_routes, prizes or scenarios)")
+        raise ValueError(f"method: unknown wave method {opts.method!r} (must_routes or scenarios)")
     decision = decide_wave(state, model, opts, budget_s)
     left = max(0.1, budget_s - (time.perf_counter() - started))
     routes = route_requests(state, model, decision.dispatch, left, opts.seed, opts.max_iterations)
@@ -340,31 +335,6 @@ def _must_routes(state: WaveState, model: DemandModel, opts: WaveOptions,
     routes = route_requests(state, model, every, budget_s, opts.seed, opts.max_iterations)
     if state.waves_left > 0:
         routes = [r for r in routes if any(must[n] for n in r)]
-    dispatch = np.zeros(state.size, dtype=bool)
-    dispatch[0] = True
-    for r in routes:
-        dispatch[r] = True
-    return routes, WaveDecision(dispatch, dispatch.astype(float))
-
-
-def _prize_routes(state: WaveState, model: DemandModel, opts: WaveOptions,
-                  budget_s: float) -> tuple[Routes, WaveDecision]:
-    """Route the must-dispatch requests with every other one optional, worth ``prize_factor`` times
-    its round trip from the depot; dispatch the routes that carry a must-dispatch request."""
-    must = must_dispatch(state, model)
-    if state.waves_left <= 0 or not must[1:].any():
-        return _must_routes(state, model, opts, budget_s)
-    d = model.duration
-    trip = d[0, state.location] + d[state.location, 0]
-    prize = np.where(must, 0, np.maximum(1, np.round(opts.prize_factor * trip))).astype(np.int64)
-    data = _problem(d, state.location, state.early, state.late, state.service, state.demand,
-                    np.zeros(state.size, dtype=np.int64), state.capacity, prize)
-    best = _solve(data, budget_s, opts.seed, opts.max_iterations)
-    if best.is_feasible():
-        routes = [[a.idx + 1 for a in route.schedule() if a.is_client()] for route in best.routes()]
-        routes = [r for r in routes if any(must[n] for n in r)]
-    else:
-        routes = route_requests(state, model, must, 0.1, opts.seed, opts.max_iterations)
     dispatch = np.zeros(state.size, dtype=bool)
     dispatch[0] = True
     for r in routes:
