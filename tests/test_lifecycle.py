@@ -22,6 +22,8 @@ from baton.domain import (
 )
 from baton.domain.lifecycle import TERMINAL, TRANSITIONS, can_transition, next_states
 
+BRT = timezone(timedelta(hours=-3))
+
 S = OrderStatus
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -113,25 +115,26 @@ def test_value_objects_validate() -> None:
         Order(id="x", customer=Customer("a"), address=Address("x", LatLng(0, 0)), priority=9)
 
 
-def test_window_selection_prefers_the_window_containing_the_instant() -> None:
-    brt = timezone(timedelta(hours=-3))
-    morning = TimeWindow(datetime(2026, 3, 2, 8, tzinfo=brt), datetime(2026, 3, 2, 10, tzinfo=brt))
-    evening = TimeWindow(datetime(2026, 3, 2, 16, tzinfo=brt), datetime(2026, 3, 2, 18, tzinfo=brt))
+def _morning_or_evening() -> tuple[Order, TimeWindow, TimeWindow]:
+    """An order deliverable 08-10 or 16-18 (Sao Paulo time, given evening first), and its two windows."""
+    morning = TimeWindow(datetime(2026, 3, 2, 8, tzinfo=BRT), datetime(2026, 3, 2, 10, tzinfo=BRT))
+    evening = TimeWindow(datetime(2026, 3, 2, 16, tzinfo=BRT), datetime(2026, 3, 2, 18, tzinfo=BRT))
     order = Order(id="x", customer=Customer("a"), address=Address("x", LatLng(0, 0)),
                   time_windows=[evening, morning])
+    return order, morning, evening
+
+
+def test_window_selection_prefers_the_window_containing_the_instant() -> None:
+    order, morning, evening = _morning_or_evening()
     assert order.time_windows == [morning, evening]
-    assert order.window_at(datetime(2026, 3, 2, 17, tzinfo=brt)) == evening
-    assert order.window_at(datetime(2026, 3, 2, 12, tzinfo=brt)) == morning
-    assert order.window_at(datetime(2026, 3, 2, 7, tzinfo=brt)) == morning
+    assert order.window_at(datetime(2026, 3, 2, 17, tzinfo=BRT)) == evening
+    assert order.window_at(datetime(2026, 3, 2, 12, tzinfo=BRT)) == morning
+    assert order.window_at(datetime(2026, 3, 2, 7, tzinfo=BRT)) == morning
 
 
 def test_a_driver_between_two_windows_waits_for_the_next_one_when_the_plan_aims_for_it() -> None:
-    brt = timezone(timedelta(hours=-3))
-    morning = TimeWindow(datetime(2026, 3, 2, 8, tzinfo=brt), datetime(2026, 3, 2, 10, tzinfo=brt))
-    evening = TimeWindow(datetime(2026, 3, 2, 16, tzinfo=brt), datetime(2026, 3, 2, 18, tzinfo=brt))
-    order = Order(id="x", customer=Customer("a"), address=Address("x", LatLng(0, 0)),
-                  time_windows=[evening, morning])
-    at = datetime(2026, 3, 2, 7, tzinfo=brt)
+    order, morning, evening = _morning_or_evening()
+    at = datetime(2026, 3, 2, 7, tzinfo=BRT)
     assert order.service_start(at) == morning.start  # early: rings as the first window opens
     assert order.service_start(at.replace(hour=9)) == at.replace(hour=9)  # inside: at once
     aimed_evening, aimed_morning = at.replace(hour=16, minute=30), at.replace(hour=9, minute=40)
