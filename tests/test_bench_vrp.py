@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 from baton.bench.instance import IntInstance, integer_instance
 from baton.bench.solvers import available, solve_ortools, solve_vroom
 from baton.bench.verify import verify
-from baton.bench.vrptw import BenchError, instance_paths
+from baton.bench.vrptw import BenchError, InstanceResult, SolverRun, instance_paths
 from baton.entrypoints.cli import app
+from baton.entrypoints.cli_bench_vrp import _csv_rows
 from baton.intake.benchmarks import load_bks, load_instance
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -174,6 +175,19 @@ def test_planning_command_reads_a_folder_writes_csv_and_json(tmp_path: Path, bks
     lines = out.read_text().splitlines()
     assert lines[0].startswith("instance,n,bks,solver,cost,gap_pct")
     assert lines[1].startswith("T1,4,80.0,baton,80.0,0.0,2,")
+
+
+def test_planning_csv_keeps_each_instance_as_soon_as_it_is_done(tmp_path: Path) -> None:
+    """A long run stopped half-way keeps the rows of the instances already solved."""
+    out = tmp_path / "rows.csv"
+    first = InstanceResult("T1", 4, 80.0, {"baton": SolverRun(80.0, 0.0, True, (), 2, 1.0)})
+    second = InstanceResult("T2", 4, None, {"baton": SolverRun(None, None, False, ("no solution returned",), 0, 1.0)})
+    with _csv_rows(out, ["baton"]) as write:
+        write(first)
+        assert out.read_text().splitlines() == ["instance,n,bks,solver,cost,gap_pct,vehicles,seconds,feasible",
+                                                "T1,4,80.0,baton,80.0,0.0,2,1.0,True"]
+        write(second)
+    assert out.read_text().splitlines()[2] == "T2,4,,baton,,,0,1.0,False"
 
 
 def test_planning_command_refuses_an_empty_folder(tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -112,7 +114,10 @@ def vrptw(
 
 
 def _run(paths: list[Path], bks: dict[str, float], solvers: list[str], seconds: float, seed: int,
-         workers: int | None, err: Console) -> list[InstanceResult]:
+         workers: int | None, err: Console,
+         on_result: Callable[[InstanceResult], None] | None = None) -> list[InstanceResult]:
+    """Every instance with every solver, a progress bar on ``err``; ``on_result`` is called with each
+    instance's result as soon as all its solvers are done."""
     results: list[InstanceResult] = []
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err) as progress:
@@ -124,20 +129,33 @@ def _run(paths: list[Path], bks: dict[str, float], solvers: list[str], seconds: 
         for result in run_benchmark(paths, bks, solvers, seconds, seed, on_step=step,
                                     on_done=lambda: progress.advance(task), workers=workers):
             results.append(result)
+            if on_result is not None:
+                on_result(result)
         progress.update(task, description="done")
     return results
 
 
-def _write_csv(path: Path, solvers: list[str], results: list[InstanceResult]) -> None:
+@contextmanager
+def _csv_rows(path: Path | None, solvers: list[str]) -> Iterator[Callable[[InstanceResult], None]]:
+    """A writer of one instance's rows (one per solver) to ``path``, header first, flushed at once so
+    a long run that stops half-way keeps the instances already done; a no-op when ``path`` is None."""
+    if path is None:
+        yield lambda result: None
+        return
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["instance", "n", "bks", "solver", "cost", "gap_pct", "vehicles", "seconds", "feasible"])
-        for r in results:
+        fh.flush()
+
+        def write(r: InstanceResult) -> None:
             for s in solvers:
                 run = r.runs[s]
                 writer.writerow([r.name, r.clients, r.bks, s, run.cost,
                                  None if run.gap_pct is None else round(run.gap_pct, 4),
                                  run.routes, round(run.seconds, 2), run.feasible])
+            fh.flush()
+
+        yield write
 
 
 def planning(
@@ -146,8 +164,8 @@ def planning(
     peers: Annotated[str, typer.Option(help="Comma-separated peers: ortools,vroom (empty: none).")
                      ] = "ortools,vroom",
     workers: Annotated[int | None, typer.Option(help="Cores for Baton (default: every core).")] = None,
-    csv_path: Annotated[Path | None, typer.Option("--csv", help="Write one row per instance and solver.")
-                        ] = None,
+    csv_path: Annotated[Path | None, typer.Option(
+        "--csv", help="Write one row per instance and solver, as soon as the instance is done.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of Baton's search.")] = 1,
     data: Annotated[Path | None, typer.Option(help="Shared data folder (for benchmarks/bks.csv).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
@@ -172,10 +190,9 @@ def planning(
         root: Path | None = shared_data_dir(data)
     except BenchError:
         root = None
-    results = _run(paths, bks_for_paths(paths, root), usable, seconds, seed, workers, err)
+    with _csv_rows(csv_path, usable) as write_rows:
+        results = _run(paths, bks_for_paths(paths, root), usable, seconds, seed, workers, err, write_rows)
     report = summary(str(instances), seconds, usable, skipped, results, workers)
-    if csv_path is not None:
-        _write_csv(csv_path, usable, results)
     if as_json:
         out = {s: {**report["solvers"][s], "instances": [
             {"name": i["name"], "n": i["clients"], "bks": i["bks"], **i["results"][s]} for i in report["instances"]
