@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,12 +11,11 @@ from typer.testing import CliRunner
 
 from baton.demo.main_job import bundled_day, run_demo
 from baton.demo.simulate import SimulationSettings, route_timeline
-from baton.domain.order import Address, Customer, Order
 from baton.domain.plan import Route, Stop, StopKind
-from baton.domain.values import LatLng, TimeWindow
 from baton.entrypoints.cli import app
 from baton.intake.loggi import load_loggi_day
 from baton.service_layer.commands import ArriveAtStop
+from order_helpers import BRT, morning_or_evening
 
 KPI_KEYS = ["orders", "delivered", "failed", "on_time_pct", "km", "driving_hours", "cost",
             "cost_per_delivery", "vehicles_used"]
@@ -72,19 +71,16 @@ def test_cli_demo_runs_any_loggibud_day(tmp_path: Path) -> None:
 def test_the_simulated_driver_between_two_windows_follows_his_route() -> None:
     """Reaching an 08-10 or 16-18 order at 12:00: he waits for 16:00 when his route has the stop in
     the evening window, and rings at once (late) when it aimed for the morning."""
-    brt = timezone(timedelta(hours=-3))
-    day = datetime(2026, 3, 2, tzinfo=brt)
-    order = Order(id="o1", customer=Customer("a"), address=Address("x", LatLng(-15.8, -47.9)),
-                  time_windows=[TimeWindow(day.replace(hour=8), day.replace(hour=10)),
-                                TimeWindow(day.replace(hour=16), day.replace(hour=18))])
+    order, _, _ = morning_or_evening()
+    day = datetime(2026, 3, 2, tzinfo=BRT)
     exact = SimulationSettings(travel_sigma=0.0, travel_bias=1.0, service_sigma=0.0, not_home_p=0.0)
 
     def ring(planned: datetime) -> datetime:
-        stop = Stop(sequence=1, kind=StopKind.DELIVERY, order_id="o1", planned_arrival=planned,
+        stop = Stop(sequence=1, kind=StopKind.DELIVERY, order_id="x", planned_arrival=planned,
                     planned_departure=planned + timedelta(minutes=5), leg_duration_s=3600)
         route = Route(id="r1", vehicle_id="v1", driver_id=None, start_depot_id="d", end_depot_id="d",
                       start=day.replace(hour=11), end=planned + timedelta(hours=2), stops=[stop])
-        return next(at for at, cmd in route_timeline(route, {"o1": order}, exact, 0) if isinstance(cmd, ArriveAtStop))
+        return next(at for at, cmd in route_timeline(route, {"x": order}, exact, 0) if isinstance(cmd, ArriveAtStop))
 
     assert ring(day.replace(hour=16)) == day.replace(hour=16)
     assert ring(day.replace(hour=9, minute=50)) == day.replace(hour=12)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -21,8 +21,7 @@ from baton.domain import (
     ValidationError,
 )
 from baton.domain.lifecycle import TERMINAL, TRANSITIONS, can_transition, next_states
-
-BRT = timezone(timedelta(hours=-3))
+from order_helpers import BRT, morning_or_evening
 
 S = OrderStatus
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -115,17 +114,8 @@ def test_value_objects_validate() -> None:
         Order(id="x", customer=Customer("a"), address=Address("x", LatLng(0, 0)), priority=9)
 
 
-def _morning_or_evening() -> tuple[Order, TimeWindow, TimeWindow]:
-    """An order deliverable 08-10 or 16-18 (Sao Paulo time, given evening first), and its two windows."""
-    morning = TimeWindow(datetime(2026, 3, 2, 8, tzinfo=BRT), datetime(2026, 3, 2, 10, tzinfo=BRT))
-    evening = TimeWindow(datetime(2026, 3, 2, 16, tzinfo=BRT), datetime(2026, 3, 2, 18, tzinfo=BRT))
-    order = Order(id="x", customer=Customer("a"), address=Address("x", LatLng(0, 0)),
-                  time_windows=[evening, morning])
-    return order, morning, evening
-
-
 def test_window_selection_prefers_the_window_containing_the_instant() -> None:
-    order, morning, evening = _morning_or_evening()
+    order, morning, evening = morning_or_evening()
     assert order.time_windows == [morning, evening]
     assert order.window_at(datetime(2026, 3, 2, 17, tzinfo=BRT)) == evening
     assert order.window_at(datetime(2026, 3, 2, 12, tzinfo=BRT)) == morning
@@ -133,7 +123,7 @@ def test_window_selection_prefers_the_window_containing_the_instant() -> None:
 
 
 def test_a_driver_between_two_windows_waits_for_the_next_one_when_the_plan_aims_for_it() -> None:
-    order, morning, evening = _morning_or_evening()
+    order, morning, evening = morning_or_evening()
     at = datetime(2026, 3, 2, 7, tzinfo=BRT)
     assert order.service_start(at) == morning.start  # early: rings as the first window opens
     assert order.service_start(at.replace(hour=9)) == at.replace(hour=9)  # inside: at once
