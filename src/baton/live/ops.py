@@ -187,9 +187,10 @@ def insert_order(plan: LivePlan, order_id: str, route_ids: list[str] | None = No
         penalty = RISK_COST if not set(at_risk(plan, route, trial)) <= risky[route.id] else 0.0
         if best is None or added + penalty < best.total:
             best = Insertion(route.id, pos, trial, added, penalty)
-    if best is None:
+    if best is None:  # name what the cheapest place tried would break: the dispatcher's first question
         first_issue = evaluate(plan, *rejected).issues[0][1] if rejected else None
-        return unassign(plan, order_id, f"no feasible route: {first_issue or 'no room'}")
+        return unassign(plan, order_id, f"no feasible route: at the cheapest place, {first_issue}" if first_issue
+                        else "no feasible route: no room")
     route = plan.routes[best.route_id]
     items = [v.item for v in best.timeline.visits]
     _set_open(route, items)
