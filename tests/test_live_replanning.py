@@ -274,3 +274,36 @@ def test_second_attempt_may_make_a_late_stop_a_little_later_never_a_stop_late(db
     assert [i for i, _ in t.issues] == [first.id]
     assert base.late_s <= t.late_s <= base.late_s + RETRY_OVERTIME_S
     assert base.end_s < t.end_s <= base.end_s + RETRY_OVERTIME_S
+
+
+def test_next_stop_is_chosen_on_leaving_never_a_long_wait_for_a_later_window(db_url: str, day: DemoDay) -> None:
+    """A van leaves a stop after 10:00 and its route's next stop is an 08-10 or 16-18 order: pinning
+    it would make the driver wait hours at that door with the rest on board. That stop is tried later
+    in the route before the next stop is pinned (ops.choose_next): the 16-18 customer is served later,
+    in that window, and no stop is late."""
+    bus, board = live_setup(db_url, day)
+    plan = board.plan
+    assert plan is not None
+    t0 = day.day_start
+    rid, route = min(((rid, r) for rid, r in plan.routes.items() if len(r.free) >= 4), key=lambda x: len(x[1].free))
+    first, both = route.free[0], route.free[1]
+    for oid in route.free:
+        plan.orders[oid].windows = [(8 * 3600, 18 * 3600)]
+    plan.orders[both].windows = [(8 * 3600, 10 * 3600), (16 * 3600, 18 * 3600)]
+    bus.handle(commands.DispatchRoute(at=t0 + timedelta(hours=7, minutes=30), route_id=rid))
+    bus.handle(commands.StartRoute(at=t0 + timedelta(hours=8), route_id=rid))
+    assert route.pinned == first
+    at = t0 + timedelta(hours=9, minutes=58)  # too late to reach the next door by 10:00
+    bus.handle(commands.ArriveAtStop(at=at, route_id=rid, order_id=first))
+    bus.handle(commands.CompleteDelivery(at=at + timedelta(minutes=3), route_id=rid, order_id=first))
+    assert route.pinned is not None and route.pinned != both and both in route.free
+    timeline = evaluate(plan, route)
+    assert timeline.feasible and all(v.late_s == 0 for v in timeline.visits)
+    served = next(v for v in timeline.visits if v.item == both)
+    assert 16 * 3600 <= served.start_s <= 18 * 3600
+    waits = [v.start_s - v.arrive_s for v in timeline.visits if v.item != both]
+    assert max(waits, default=0) < 1800
+    with bus.uow:
+        stored = bus.uow.plans.get_route(rid)
+    upcoming = [s.order_id for s in stored.stops if s.kind == StopKind.DELIVERY and s.actual_departure is None]
+    assert upcoming[0] == route.pinned and both in upcoming

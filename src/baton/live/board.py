@@ -162,7 +162,7 @@ class LiveBoard:
         items = route.free
         upto = items.index(RELOAD) if RELOAD in items else len(items)
         route.onboard |= set(items[:upto])
-        self._pin_next(route)
+        self.pin_next(route.id)
 
     def arrived(self, route_id: str, order_id: str, at: datetime) -> None:
         """Learn from the leg just driven. ``baton`` mode: the city-wide pace
@@ -194,7 +194,9 @@ class LiveBoard:
             route.traffic = 0.7 * route.traffic + 0.3 * took / (expected * plan.pace.factor)
 
     def departed(self, route_id: str, order_id: str, at: datetime, delivered: bool) -> None:
-        """The vehicle left ``order_id``'s stop: it is done (frozen); the next stop is pinned."""
+        """The vehicle left ``order_id``'s stop: it is done (frozen). Nothing is pinned yet: the caller
+        may re-sequence the route from where and when the vehicle now is
+        (:func:`~baton.live.ops.choose_next`), then pins its next stop (:meth:`pin_next`)."""
         plan, route = self._plan(), self._route(route_id)
         self._advance(route_id, order_id)
         if route.pinned == order_id:
@@ -207,7 +209,6 @@ class LiveBoard:
         route.ready_s = self.clock(at)
         if delivered:
             route.onboard.discard(order_id)
-        self._pin_next(route)
 
     def break_taken(self, route_id: str, end: datetime) -> None:
         route = self._route(route_id)
@@ -226,7 +227,7 @@ class LiveBoard:
         items = route.free
         upto = items.index(RELOAD) if RELOAD in items else len(items)
         route.onboard |= {o for o in items[:upto] if o in plan.orders}
-        self._pin_next(route)
+        self.pin_next(route.id)
 
     def _advance(self, route_id: str, item: str) -> None:
         pub = self.published.get(route_id, [])
@@ -235,7 +236,10 @@ class LiveBoard:
             self.done_count[route_id] += k + 1
             self.published[route_id] = pub[k + 1:]
 
-    def _pin_next(self, route: LiveRoute) -> None:
+    def pin_next(self, route_id: str) -> None:
+        """Pin the first free stop of a started route that is driving to nothing (never re-routed
+        away from it afterwards)."""
+        route = self._route(route_id)
         if route.pinned is None and route.free and route.started and not route.broken:
             route.pinned = route.free.pop(0)
 

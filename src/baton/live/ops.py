@@ -259,11 +259,32 @@ def remove_order(plan: LivePlan, order_id: str) -> str | None:
     return route.id
 
 
+#: A wait this long (s) at the door of the stop a vehicle would drive to next, for a window that opens
+#: later (the 16-18 of an 08-10 or 16-18 order reached after 10:00), makes :func:`choose_next` look
+#: for a better next stop before it is pinned.
+LONG_WAIT_S = 1800
+
+
+def choose_next(plan: LivePlan, route: LiveRoute, max_evals: int = 300) -> bool:
+    """Before a vehicle that has just left a stop is given its next one (nothing pinned yet): when
+    its first free stop would make it wait :data:`LONG_WAIT_S` or more at the door, try that stop
+    later in the route (:func:`resequence`, kept only if the route scores better: fewer broken
+    rules, then less lateness + cost). Returns True when the sequence changed."""
+    if route.pinned is not None or len(route.free) < 2:
+        return False
+    now = evaluate(plan, route)
+    first = now.visits[0] if now.visits else None
+    if first is None or first.item != route.free[0] or first.start_s - first.arrive_s < LONG_WAIT_S:
+        return False
+    return resequence(plan, route, max_evals, current=now, later=[first.item])
+
+
 def resequence(plan: LivePlan, route: LiveRoute, max_evals: int = 300, current: Timeline | None = None,
-               key: Callable[[Timeline], Score] = score, urgent: Sequence[str] = ()) -> bool:
-    """Improve the order of ``route``'s free stops, keeping the pinned stop first: first each late
-    stop (and each of ``urgent``) is tried at every earlier position, then single-stop relocations
-    and segment reversals, first improvement, within ``max_evals`` timings. The ``key`` is
+               key: Callable[[Timeline], Score] = score, urgent: Sequence[str] = (), later: Sequence[str] = ()) -> bool:
+    """Improve the order of ``route``'s free stops, keeping the pinned stop first: first each of
+    ``later`` is tried at every later position (last first), then each late stop (and each of
+    ``urgent``) at every earlier position, then single-stop relocations and segment reversals, first
+    improvement, within ``max_evals`` timings. The ``key`` is
     (broken rules, lateness + cost) by default (:func:`~baton.live.model.score`); another key must
     have the same first two parts and a third part no less than ``score``'s (the timings' cutoff
     relies on it). ``current``: the route's timeline as it stands, when known. Returns True when
@@ -284,9 +305,12 @@ def resequence(plan: LivePlan, route: LiveRoute, max_evals: int = 300, current: 
             return True
         return False
 
+    moves: list[tuple[int, int, bool]] = []
+    for item in [x for x in later if x in free]:
+        i = free.index(item)
+        moves += [(i, j, False) for j in range(n - 1, i, -1)]
     late_first = [v.item for v in best.visits if v.late_s > 0 and v.item in free]
     late_first += [x for x in urgent if x in free and x not in late_first]
-    moves: list[tuple[int, int, bool]] = []
     for item in late_first:
         i = free.index(item)
         moves += [(i, j, False) for j in range(i)]

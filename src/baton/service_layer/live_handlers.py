@@ -39,7 +39,7 @@ from baton.live.events import (
     VehicleBrokeDown,
 )
 from baton.live.model import RELOAD, Slowdown, touches
-from baton.live.ops import Insertion, breakdown, insert_order, remove_order, repair
+from baton.live.ops import Insertion, breakdown, choose_next, insert_order, remove_order, repair
 from baton.service_layer import commands
 from baton.service_layer.live_publish import (
     MATERIAL_ETA_S,
@@ -334,6 +334,9 @@ def _react(bus: MessageBus, board: LiveBoard, event: Event) -> None:
     elif isinstance(event, StopDeparted) and event.route_id in plan.routes:
         delivered = board.last_status.get(event.order_id) == S.DELIVERED.value
         board.departed(event.route_id, event.order_id, event.occurred_at, delivered)
+        if board.mode == "baton":  # never send the van to wait hours at a door with the rest on board
+            choose_next(plan, plan.routes[event.route_id])
+        board.pin_next(event.route_id)
         with uow:
             changed = {event.route_id}
             if not delivered and board.mode == "baton":
