@@ -273,8 +273,8 @@ def choose_next(plan: LivePlan, route: LiveRoute, max_evals: int = 300) -> bool:
     if route.pinned is not None or len(route.free) < 2:
         return False
     now = evaluate(plan, route)
-    first = now.visits[0] if now.visits else None
-    if first is None or first.item != route.free[0] or first.start_s - first.arrive_s < LONG_WAIT_S:
+    first = now.visits[0]  # nothing is pinned: the visits are the free stops, in order
+    if first.start_s - first.arrive_s < LONG_WAIT_S:
         return False
     return resequence(plan, route, max_evals, current=now, later=[first.item])
 
