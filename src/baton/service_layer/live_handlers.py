@@ -30,6 +30,7 @@ from baton.domain.plan import RouteStatus, StopKind
 from baton.domain.values import Actor, LatLng
 from baton.live.attempts import second_attempt
 from baton.live.board import LiveBoard
+from baton.live.breakdown import breakdown
 from baton.live.events import (
     BreakTaken,
     OrderInserted,
@@ -39,7 +40,7 @@ from baton.live.events import (
     VehicleBrokeDown,
 )
 from baton.live.model import RELOAD, Slowdown, touches
-from baton.live.ops import Insertion, breakdown, choose_next, insert_order, remove_order, repair
+from baton.live.ops import Insertion, choose_next, insert_order, remove_order, repair
 from baton.service_layer import commands
 from baton.service_layer.live_publish import (
     MATERIAL_ETA_S,
