@@ -13,7 +13,7 @@ from baton.domain.order import Order
 from baton.domain.plan import StopKind
 from baton.domain.values import TimeWindow
 from baton.live.model import RELOAD, LivePlan, LiveRoute, evaluate
-from baton.live.ops import Insertion
+from baton.live.ops import Insertion, remove_order
 from baton.live.risk import RISK_COST, at_risk
 from baton.planning.check import check_plan
 from baton.planning.mapping import problem_matrices
@@ -307,3 +307,46 @@ def test_next_stop_is_chosen_on_leaving_never_a_long_wait_for_a_later_window(db_
         stored = bus.uow.plans.get_route(rid)
     upcoming = [s.order_id for s in stored.stops if s.kind == StopKind.DELIVERY and s.actual_departure is None]
     assert upcoming[0] == route.pinned and both in upcoming
+
+
+@pytest.mark.parametrize("leaving", ["start", "reload"])
+def test_a_van_leaving_the_depot_is_not_sent_to_wait_hours_at_its_first_door(db_url: str, day: DemoDay,
+                                                                             leaving: str) -> None:
+    """The first stop after the depot is chosen as on leaving any stop (board.set_off): a 16-18 order
+    first in the day's route, or first in the trip after a reload, is served later in it, in its
+    window, instead of the van waiting at its door from morning; the stop it drives to is pinned and
+    published first. (For the reload, the choice is already made when the van leaves its last stop
+    before the depot, and made again at the reload.)"""
+    bus, board = live_setup(db_url, day)
+    plan = board.plan
+    assert plan is not None
+    t0 = day.day_start
+    rid, route = min(((rid, r) for rid, r in plan.routes.items() if len(r.free) >= 6), key=lambda x: len(x[1].free))
+    keep = 3 if leaving == "reload" else 6  # short trips: the route as planned breaks no rule, nothing repairs it
+    for oid in route.free[keep:]:
+        remove_order(plan, oid)
+    for oid in route.free:
+        plan.orders[oid].windows = [(8 * 3600, 18 * 3600)]
+    if leaving == "reload":  # one stop, back to the depot, then the trip under test
+        route.free.insert(1, RELOAD)
+    first, evening = route.free[0], route.free[2 if leaving == "reload" else 0]
+    plan.orders[evening].windows = [(16 * 3600, 18 * 3600)]
+    bus.handle(commands.DispatchRoute(at=t0 + timedelta(hours=7, minutes=30), route_id=rid))
+    bus.handle(commands.StartRoute(at=t0 + timedelta(hours=8), route_id=rid))
+    if leaving == "reload":
+        assert route.pinned == first and evening not in route.onboard
+        at = t0 + timedelta(hours=8, minutes=20)
+        bus.handle(commands.ArriveAtStop(at=at, route_id=rid, order_id=first))
+        bus.handle(commands.CompleteDelivery(at=at + timedelta(minutes=3), route_id=rid, order_id=first))
+        assert route.pinned == RELOAD
+        bus.handle(commands.ReloadAtDepot(at=t0 + timedelta(hours=9), route_id=rid))
+        assert evening in route.onboard
+    assert route.pinned is not None and route.pinned != evening and evening in route.free
+    timeline = evaluate(plan, route)
+    assert timeline.feasible and all(v.late_s == 0 for v in timeline.visits)
+    served = next(v for v in timeline.visits if v.item == evening)
+    assert 16 * 3600 <= served.start_s <= 18 * 3600
+    with bus.uow:
+        stored = bus.uow.plans.get_route(rid)
+    upcoming = [s.order_id for s in stored.stops if s.kind == StopKind.DELIVERY and s.actual_departure is None]
+    assert upcoming[0] == route.pinned and evening in upcoming

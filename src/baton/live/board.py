@@ -20,6 +20,7 @@ from baton.domain.order import Order
 from baton.domain.plan import Route, RouteStatus, Stop, StopKind
 from baton.live.model import RELOAD, Geo, LiveOrder, LivePlan, LiveRoute, Timeline, evaluate
 from baton.live.notices import DelayBook
+from baton.live.ops import choose_next
 from baton.planning.mapping import (
     build_crews,
     demand_units,
@@ -155,14 +156,14 @@ class LiveBoard:
                 route.ready_s = now
 
     def started(self, route_id: str, at: datetime) -> None:
-        """The vehicle left the depot: parcels before the first reload are on board; the first
-        stop is pinned."""
+        """The vehicle left the depot: parcels before the first reload are on board; its first stop
+        is chosen and pinned (:meth:`set_off`)."""
         route = self._route(route_id)
         route.started, route.ready_s = True, self.clock(at)
         items = route.free
         upto = items.index(RELOAD) if RELOAD in items else len(items)
         route.onboard |= set(items[:upto])
-        self.pin_next(route.id)
+        self.set_off(route.id)
 
     def arrived(self, route_id: str, order_id: str, at: datetime) -> None:
         """Learn from the leg just driven. ``baton`` mode: the city-wide pace
@@ -195,8 +196,7 @@ class LiveBoard:
 
     def departed(self, route_id: str, order_id: str, at: datetime, delivered: bool) -> None:
         """The vehicle left ``order_id``'s stop: it is done (frozen). Nothing is pinned yet: the caller
-        may re-sequence the route from where and when the vehicle now is
-        (:func:`~baton.live.ops.choose_next`), then pins its next stop (:meth:`pin_next`)."""
+        pins the next stop (:meth:`set_off`), after any change of its own to the route."""
         plan, route = self._plan(), self._route(route_id)
         self._advance(route_id, order_id)
         if route.pinned == order_id:
@@ -215,8 +215,9 @@ class LiveBoard:
         self._advance(route_id, BREAK)
         route.ready_s = route.seg_start_s = self.clock(end)
 
-    def reloaded(self, route_id: str, at: datetime) -> None:
-        """The vehicle loaded at the depot: the parcels of the next trip are on board."""
+    def reloaded(self, route_id: str, at: datetime) -> bool:
+        """The vehicle loaded at the depot: the parcels of the next trip are on board; its next stop is
+        chosen and pinned (:meth:`set_off`). Returns True when that changed the route's sequence."""
         plan, route = self._plan(), self._route(route_id)
         self._advance(route_id, RELOAD)
         if route.pinned == RELOAD:
@@ -227,7 +228,7 @@ class LiveBoard:
         items = route.free
         upto = items.index(RELOAD) if RELOAD in items else len(items)
         route.onboard |= {o for o in items[:upto] if o in plan.orders}
-        self.pin_next(route.id)
+        return self.set_off(route.id)
 
     def _advance(self, route_id: str, item: str) -> None:
         pub = self.published.get(route_id, [])
@@ -236,12 +237,18 @@ class LiveBoard:
             self.done_count[route_id] += k + 1
             self.published[route_id] = pub[k + 1:]
 
-    def pin_next(self, route_id: str) -> None:
-        """Pin the first free stop of a started route that is driving to nothing (never re-routed
-        away from it afterwards)."""
+    def set_off(self, route_id: str) -> bool:
+        """A started vehicle that is driving to nothing (it has just left the depot or a stop) is given
+        its next stop, which is pinned: never re-routed away from it afterwards. In ``baton`` mode the
+        stop is chosen first (:func:`~baton.live.ops.choose_next`: a van is not sent to wait 30 min
+        or more at a door while it could serve others first); a manual dispatcher's driver simply
+        takes the next stop of his route. Returns True when the route's sequence changed."""
         route = self._route(route_id)
-        if route.pinned is None and route.free and route.started and not route.broken:
-            route.pinned = route.free.pop(0)
+        if route.pinned is not None or not route.free or not route.started or route.broken:
+            return False
+        changed = self.mode == "baton" and choose_next(self._plan(), route)
+        route.pinned = route.free.pop(0)
+        return changed
 
     def _plan(self) -> LivePlan:
         assert self.plan is not None, "live board not loaded"

@@ -40,7 +40,7 @@ from baton.live.events import (
     VehicleBrokeDown,
 )
 from baton.live.model import RELOAD, Slowdown, touches
-from baton.live.ops import Insertion, choose_next, insert_order, remove_order, repair
+from baton.live.ops import Insertion, insert_order, remove_order, repair
 from baton.service_layer import commands
 from baton.service_layer.live_publish import (
     MATERIAL_ETA_S,
@@ -279,7 +279,8 @@ def reload_at_depot(cmd: commands.ReloadAtDepot, uow: AbstractUnitOfWork, deps: 
         loaded: list[str] = []
         if board is not None and board.plan is not None:
             before = set(board.plan.routes[cmd.route_id].onboard)
-            board.reloaded(cmd.route_id, cmd.at)
+            if board.reloaded(cmd.route_id, cmd.at):
+                publish(uow, board, [cmd.route_id], "route.reloaded", cmd.at)
             loaded = sorted(board.plan.routes[cmd.route_id].onboard - before)
         uow.record(ReloadDone(occurred_at=cmd.at, actor=cmd.actor, route_id=cmd.route_id, order_ids=loaded))
         uow.commit()
@@ -335,9 +336,7 @@ def _react(bus: MessageBus, board: LiveBoard, event: Event) -> None:
     elif isinstance(event, StopDeparted) and event.route_id in plan.routes:
         delivered = board.last_status.get(event.order_id) == S.DELIVERED.value
         board.departed(event.route_id, event.order_id, event.occurred_at, delivered)
-        if board.mode == "baton":  # never send the van to wait hours at a door with the rest on board
-            choose_next(plan, plan.routes[event.route_id])
-        board.pin_next(event.route_id)
+        board.set_off(event.route_id)  # never sends the van to wait hours at a door with the rest on board
         with uow:
             changed = {event.route_id}
             if not delivered and board.mode == "baton":
