@@ -16,7 +16,7 @@ from baton.live.board import LiveBoard
 from baton.planning.problem import PlanningOptions
 from baton.service_layer import commands
 from baton.service_layer.bootstrap import bootstrap
-from baton.service_layer.live_handlers import enable_live
+from baton.service_layer.live_reactions import enable_live
 from baton.service_layer.messagebus import MessageBus
 
 

@@ -11,7 +11,7 @@ from baton.execute.records import ExecutionRecords
 from baton.execute.service import ExecutionService
 from baton.service_layer import commands
 from baton.service_layer.bootstrap import bootstrap
-from baton.service_layer.live_handlers import enable_live
+from baton.service_layer.live_reactions import enable_live
 from execute_helpers import DEPOT, T0, setup_day
 
 

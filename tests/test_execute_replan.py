@@ -26,7 +26,7 @@ from baton.execute.records import ExecutionRecords
 from baton.execute.service import ExecutionService
 from baton.service_layer import commands
 from baton.service_layer.bootstrap import bootstrap
-from baton.service_layer.live_handlers import enable_live
+from baton.service_layer.live_reactions import enable_live
 from baton.service_layer.messagebus import MessageBus
 from execute_helpers import DAY, DEPOT, SERVICE_S, T0, store_and_dispatch
 

@@ -109,7 +109,7 @@ def test_late_risk_asks_live_replanning_and_opens_a_task_when_no_stop_moves(db_u
     """With the live board on, the playbook reports the late van's slowness to live re-planning; here no
     other van can take o-4 in time, so nothing moves and a dispatcher task opens (o-4 closes at 08:45)."""
     from baton.execute.live_repair import LiveReplanner
-    from baton.service_layer.live_handlers import enable_live
+    from baton.service_layer.live_reactions import enable_live
 
     bus = bootstrap(db_url, travel=GreatCircleProvider())
     setup_day(bus, o4_closes=T0 + timedelta(minutes=45))

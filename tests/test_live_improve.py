@@ -23,7 +23,7 @@ from baton.live.model import RELOAD, evaluate
 from baton.live.state import LivePlan
 from baton.service_layer import commands
 from baton.service_layer.bootstrap import bootstrap
-from baton.service_layer.live_handlers import enable_live
+from baton.service_layer.live_reactions import enable_live
 from baton.service_layer.messagebus import MessageBus
 
 

@@ -266,7 +266,7 @@ def test_rescue_is_deterministic(tmp_path_factory: pytest.TempPathFactory, day: 
 def test_start_live_inserts_the_morning_leftovers_and_reports_the_rest(db_url: str, day: DemoDay) -> None:
     from baton.adapters.travel import make_provider
     from baton.service_layer.bootstrap import bootstrap
-    from baton.service_layer.live_handlers import enable_live
+    from baton.service_layer.live_reactions import enable_live
 
     bus = bootstrap(db_url, travel=make_provider("great-circle"))
     t0 = day.day_start

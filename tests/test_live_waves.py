@@ -19,7 +19,7 @@ from baton.live.model import evaluate
 from baton.live.waves import must_dispatch
 from baton.service_layer import commands
 from baton.service_layer.bootstrap import bootstrap
-from baton.service_layer.live_handlers import enable_live
+from baton.service_layer.live_reactions import enable_live
 from baton.service_layer.live_waves import wave_inputs
 
 

@@ -40,7 +40,7 @@ def improve_bench(stops: int, seconds: float, cold_seconds: float, seed: int = 1
     from baton.domain.plan import Plan, UnassignedOrder
     from baton.service_layer import commands
     from baton.service_layer.bootstrap import bootstrap
-    from baton.service_layer.live_handlers import enable_live
+    from baton.service_layer.live_reactions import enable_live
     from baton.simulate.bench import _day
     from baton.simulate.engine import _scratch
 

@@ -31,7 +31,7 @@ S = OrderStatus
 
 
 def live_board(deps: Dependencies) -> LiveBoard | None:
-    """The bus's live board (:func:`~baton.service_layer.live_handlers.enable_live`), if any."""
+    """The bus's live board (:func:`~baton.service_layer.live_reactions.enable_live`), if any."""
     return deps.live if isinstance(deps.live, LiveBoard) else None
 
 

@@ -31,7 +31,7 @@ from baton.domain.values import Address, LatLng, TimeWindow
 from baton.intake.loggi import load_loggi_day
 from baton.service_layer import commands
 from baton.service_layer.bootstrap import bootstrap
-from baton.service_layer.live_handlers import enable_live
+from baton.service_layer.live_reactions import enable_live
 from baton.simulate.engine import POLICIES, SimConfig, _scratch, simulate_day
 from baton.simulate.scenario import Scenario
 

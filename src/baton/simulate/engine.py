@@ -10,7 +10,7 @@ for delivery on that route (cancelled or moved orders are skipped), breaks and r
 
 Policies: ``static`` (Baton's morning plan, never changed), ``manual`` (the territory baseline of
 :mod:`baton.simulate.manual`), ``baton`` (Baton's plan with live orchestration,
-:func:`baton.service_layer.live_handlers.enable_live`). Same seed, same day, same result.
+:func:`baton.service_layer.live_reactions.enable_live`). Same seed, same day, same result.
 
 Execution (GPS fixes, ETAs, exceptions) and notifications run alongside (:mod:`baton.simulate.observe`);
 a scenario's ``fleet`` mixes 3PL and gig carriers into the day (:mod:`baton.simulate.fleet`);
@@ -46,7 +46,7 @@ from baton.planning.problem import PlanningOptions
 from baton.reporting.kpis import is_on_time
 from baton.service_layer import commands
 from baton.service_layer.bootstrap import bootstrap
-from baton.service_layer.live_handlers import enable_live
+from baton.service_layer.live_reactions import enable_live
 from baton.service_layer.messagebus import MessageBus
 from baton.simulate.disruptions import _near, break_down, disruption, new_orders, schedule_disruptions
 from baton.simulate.fleet import CarrierWorld, fleet_kpis
