@@ -55,7 +55,7 @@ def state_of(model: DemandModel, seed: int, open_: int = 14, wave: int = 2, wave
                      planning_start=start, waves_left=waves - wave)
 
 
-FAST = WaveOptions(scenarios=3, rounds=2, lookahead=2, max_iterations=60, seed=3)
+FAST = WaveOptions(scenarios=6, scenario_iterations=60, lookahead=2, max_iterations=60, seed=3)
 
 
 def test_must_dispatch_is_the_next_wave_rule() -> None:
@@ -105,6 +105,8 @@ def test_scenarios_postpone_some_and_the_last_wave_takes_all() -> None:
     routes, final = plan_wave(last, m, opts, budget_s=1.0)
     assert final.dispatch.all()
     assert sorted(n for r in routes for n in r) == list(range(1, s.size))
+    timed = decide_wave(s, m, WaveOptions(method="scenarios", lookahead=2, scenario_iterations=30), budget_s=1.0)
+    assert timed.scenarios >= 1 and timed.dispatch[must_dispatch(s, m)].all()  # as many samples as fit in 0.5 s
 
 
 @pytest.mark.parametrize("method", ["must_routes", "scenarios"])

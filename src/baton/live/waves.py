@@ -12,15 +12,15 @@ Each wave, :func:`plan_wave` splits the open requests in two and routes the ones
   - ``"must_routes"`` (default): every open request is routed together; only the routes that carry
     a must-dispatch request leave, the requests riding along on them included; the other routes
     wait and are re-planned next wave with the requests that arrive meanwhile;
-  - ``"scenarios"`` (:func:`decide_wave`, the EURO Meets NeurIPS 2022 winners' approach):
-    ``scenarios`` times, requests of the next ``lookahead`` waves are sampled from the day's history
-    (:class:`DemandModel`: location, window, size and service time drawn independently from past
-    requests, filtered as real arrivals are) and solved together with the open ones, each sampled
-    request *released* (may only leave the depot) at its wave; an open request whose route carries no
-    future request is "dispatched now" in that scenario. After each round the requests dispatched now
-    in at least ``dispatch_above`` of the scenarios are fixed to go, those in at most
-    ``postpone_below`` to wait (released one wave later in the next rounds); after the last round
-    the rest go when dispatched now in at least half of the scenarios.
+  - ``"scenarios"`` (:func:`decide_wave`, the rule of the EURO Meets NeurIPS 2022 winners, read from
+    their public code, N-Wouda/Euro-NeurIPS-2022, ``dynamic/strategies/rollout``): for part of the
+    wave's time, as many futures as fit are sampled from the day's history (:class:`DemandModel`:
+    requests of the next ``lookahead`` waves, location, window, size and service time drawn
+    independently from past requests, filtered as real arrivals are), each solved with a short search
+    together with the open requests, each sampled request *released* (may only leave the depot) at
+    its wave; an open request whose route carries no future request is "dispatched now" in that
+    sample. A request goes when it is dispatched now in at least ``dispatch_share`` of the samples
+    (15 %: a request any sample could serve well now goes now).
 
 Routing is Baton's planner (PyVRP through :func:`baton.planning.parallel.parallel_solve`, one core;
 ``max_iterations`` caps it for reproducible waves); there is no search of our own. The decision logic
@@ -122,31 +122,29 @@ class WaveState:
 
 @dataclass(frozen=True)
 class WaveOptions:
-    """How a wave is decided. ``method``: ``"must_routes"`` or ``"scenarios"`` (module docs);
-    ``anchored`` (scenarios only): count a route as dispatched now only if it carries a must-dispatch
-    request. ``scenarios`` sampled futures per round, ``rounds`` rounds, ``lookahead`` waves sampled ahead;
-    ``dispatch_above``/``postpone_below``: fractions of scenarios fixing a request in a round;
-    ``scenario_share``: fraction of the wave's time budget spent on scenarios (the rest routes the
-    chosen requests); ``seed`` drives sampling and solver; ``max_iterations`` (optional) caps every
-    solve so that the decision is reproducible whatever the machine's load."""
+    """How a wave is decided. ``method``: ``"must_routes"`` or ``"scenarios"`` (module docs).
+    Scenarios only: ``scenarios`` samples (``None``: as many as fit in ``scenario_share`` of the
+    wave's time budget; a number: exactly that many, whatever the time, for a reproducible
+    decision), each solved with at most ``scenario_iterations`` PyVRP iterations, ``lookahead``
+    waves sampled ahead, ``dispatch_share`` the fraction of samples in which a request must be
+    dispatched now to go. ``seed`` drives sampling and solver; ``max_iterations`` (optional) caps
+    the routing solves so that the decision is reproducible whatever the machine's load."""
 
-    scenarios: int = 4
-    rounds: int = 2
+    scenarios: int | None = None
+    scenario_iterations: int = 100
     lookahead: int = 3
-    dispatch_above: float = 0.75
-    postpone_below: float = 0.25
-    scenario_share: float = 0.55
+    dispatch_share: float = 0.15
+    scenario_share: float = 0.5
     seed: int = 1
     max_iterations: int | None = None
     method: str = "must_routes"
-    anchored: bool = False
 
 
 @dataclass
 class WaveDecision:
     """A wave's decision: ``dispatch[i]`` for every node (the depot's is True); ``now_share[i]`` the
-    fraction of the last round's scenarios that dispatched node ``i`` now (1 for must-dispatch; with
-    ``must_routes`` simply 1 for dispatched, 0 for waiting), and how many scenarios were solved
+    fraction of the feasible samples that dispatched node ``i`` now (1 for must-dispatch; with
+    ``must_routes`` simply 1 for dispatched, 0 for waiting), and how many samples were solved
     (``scenarios``) and feasible."""
 
     dispatch: BoolArray
@@ -223,70 +221,57 @@ def sample_future(state: WaveState, model: DemandModel, rng: np.random.Generator
     return cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]
 
 
-def _scenario_now(state: WaveState, model: DemandModel, must: BoolArray, postponed: BoolArray,
-                  rng: np.random.Generator, options: WaveOptions, seconds: float, seed: int) -> BoolArray | None:
-    """One sampled future solved with the open requests: True for each open node whose route has
-    no request released later (dispatched now); ``None`` when the solver found nothing feasible."""
+def _scenario_now(state: WaveState, model: DemandModel, rng: np.random.Generator, options: WaveOptions,
+                  seconds: float, seed: int) -> BoolArray | None:
+    """One sampled future solved with the open requests (at most ``options.scenario_iterations``
+    PyVRP iterations): True for each open node whose route has no request released later
+    (dispatched now); ``None`` when the solver found nothing feasible."""
     loc, early, late, srv, dem, rel = sample_future(state, model, rng, options.lookahead)
-    release = np.where(postponed, model.wave_s, 0).astype(np.int64)
-    release[0] = 0
     data = _problem(model.duration, np.concatenate([state.location, loc]), np.concatenate([state.early, early]),
                     np.concatenate([state.late, late]), np.concatenate([state.service, srv]),
-                    np.concatenate([state.demand, dem]), np.concatenate([release, rel]), state.capacity)
-    best = _solve(data, seconds, seed, options.max_iterations)
+                    np.concatenate([state.demand, dem]),
+                    np.concatenate([np.zeros(state.size, dtype=np.int64), rel]), state.capacity)
+    best = _solve(data, seconds, seed, options.scenario_iterations)
     if not best.is_feasible():
         return None
     now = np.zeros(state.size, dtype=bool)
     for route in best.routes():
-        if route.release_time() > 0:
-            continue
-        nodes = [a.idx + 1 for a in route.schedule() if a.is_client() and a.idx + 1 < state.size]
-        if options.anchored and not any(must[n] for n in nodes):
-            continue  # nothing on it has to leave now: it may as well wait for what comes
-        now[nodes] = True
+        if route.release_time() == 0:
+            now[[a.idx + 1 for a in route.schedule() if a.is_client() and a.idx + 1 < state.size]] = True
     return now
 
 
 def decide_wave(state: WaveState, model: DemandModel, options: WaveOptions | None = None,
                 budget_s: float = 10.0) -> WaveDecision:
-    """Which open requests to dispatch in this wave (module docs), within about
-    ``budget_s x scenario_share`` seconds of solving. Every must-dispatch request is dispatched."""
+    """Which open requests to dispatch in this wave (module docs: the ``scenarios`` method), within
+    about ``budget_s x scenario_share`` seconds of sampling (or exactly ``options.scenarios``
+    samples). Every must-dispatch request is dispatched; in the last wave, all are."""
     opts = options or WaveOptions()
     must = must_dispatch(state, model)
     must[0] = True
-    share = np.where(must, 1.0, 0.0)
     if state.waves_left <= 0 or must[1:].all():
-        return WaveDecision(must.copy(), share, notes=["every open request must go"])
+        return WaveDecision(must.copy(), np.where(must, 1.0, 0.0), notes=["every open request must go"])
     rng = np.random.default_rng(opts.seed + 7919 * state.waves_left)
-    dispatch, postponed = must.copy(), np.zeros(state.size, dtype=bool)
-    solves = max(1, opts.rounds * opts.scenarios)
+    counts = np.zeros(state.size)
     deadline = time.perf_counter() + budget_s * opts.scenario_share
     solved = feasible = 0
-    for r in range(opts.rounds):
-        counts, seen = np.zeros(state.size), 0
-        for s in range(opts.scenarios):
-            # what is left, shared by the solves still to come (self-correcting for set-up time)
-            per_solve = (deadline - time.perf_counter()) / (solves - solved)
-            if opts.max_iterations is None and per_solve < 0.05:
-                break
-            now = _scenario_now(state, model, must, postponed, rng, opts, per_solve, opts.seed + 101 * r + s)
-            solved += 1
-            if now is None:
-                continue
+    took = 0.0  # mean seconds per sample so far: one more is started only if it should end in time
+    while solved < (opts.scenarios if opts.scenarios is not None else 1_000_000):
+        started = time.perf_counter()
+        if opts.scenarios is None and started + took > deadline:
+            break
+        left = deadline - started if opts.scenarios is None else budget_s
+        now = _scenario_now(state, model, rng, opts, max(left, 0.05), opts.seed + solved)
+        took = (took * solved + time.perf_counter() - started) / (solved + 1)
+        solved += 1
+        if now is not None:
             feasible += 1
-            seen += 1
             counts += now
-        if seen == 0:
-            continue
-        share = np.where(must, 1.0, counts / seen)
-        open_ = ~dispatch & ~postponed
-        last = r == opts.rounds - 1
-        dispatch |= open_ & (share >= (0.5 if last else opts.dispatch_above))
-        postponed |= open_ & ~dispatch & (share <= opts.postpone_below)
     if feasible == 0:
-        return WaveDecision(np.ones(state.size, dtype=bool), share, solved, 0,
-                            ["no scenario solved feasibly: dispatching everything"])
-    return WaveDecision(dispatch, share, solved, feasible)
+        return WaveDecision(np.ones(state.size, dtype=bool), np.where(must, 1.0, 0.0), solved, 0,
+                            ["no sample solved feasibly: dispatching everything"])
+    share = np.where(must, 1.0, counts / feasible)
+    return WaveDecision(must | (share >= opts.dispatch_share), share, solved, feasible)
 
 
 def route_requests(state: WaveState, model: DemandModel, chosen: BoolArray, seconds: float, seed: int = 1,
