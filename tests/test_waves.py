@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from baton.live.waves import (
+    REPRODUCIBLE_SCENARIOS,
     DemandModel,
     WaveOptions,
     WaveState,
@@ -107,6 +108,10 @@ def test_scenarios_postpone_some_and_the_last_wave_takes_all() -> None:
     assert sorted(n for r in routes for n in r) == list(range(1, s.size))
     timed = decide_wave(s, m, WaveOptions(method="scenarios", lookahead=2, scenario_iterations=30), budget_s=1.0)
     assert timed.scenarios >= 1 and timed.dispatch[must_dispatch(s, m)].all()  # as many samples as fit in 0.5 s
+    capped = WaveOptions(method="scenarios", lookahead=2, scenario_iterations=20, max_iterations=60, seed=3)
+    a, b = decide_wave(s, m, capped, budget_s=0.5), decide_wave(s, m, capped, budget_s=0.5)
+    assert a.scenarios == b.scenarios == REPRODUCIBLE_SCENARIOS  # capped solves: a fixed count, not the clock
+    assert (a.dispatch == b.dispatch).all()
 
 
 @pytest.mark.parametrize("method", ["must_routes", "scenarios"])

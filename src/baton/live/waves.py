@@ -120,15 +120,21 @@ class WaveState:
         return len(self.location)
 
 
+REPRODUCIBLE_SCENARIOS = 32
+"""Samples a ``scenarios`` wave takes when its solves are capped by ``max_iterations`` and no count is
+given: a fixed count, so that the decision does not depend on the machine's speed."""
+
+
 @dataclass(frozen=True)
 class WaveOptions:
     """How a wave is decided. ``method``: ``"must_routes"`` or ``"scenarios"`` (module docs).
     Scenarios only: ``scenarios`` samples (``None``: as many as fit in ``scenario_share`` of the
-    wave's time budget; a number: exactly that many, whatever the time, for a reproducible
-    decision), each solved with at most ``scenario_iterations`` PyVRP iterations, ``lookahead``
-    waves sampled ahead, ``dispatch_share`` the fraction of samples in which a request must be
-    dispatched now to go. ``seed`` drives sampling and solver; ``max_iterations`` (optional) caps
-    the routing solves so that the decision is reproducible whatever the machine's load."""
+    wave's time budget, or :data:`REPRODUCIBLE_SCENARIOS` when ``max_iterations`` is set; a number:
+    exactly that many, whatever the time), each solved with at most ``scenario_iterations`` PyVRP
+    iterations, ``lookahead`` waves sampled ahead, ``dispatch_share`` the fraction of samples in
+    which a request must be dispatched now to go. ``seed`` drives sampling and solver;
+    ``max_iterations`` (optional) caps the routing solves so that the decision is reproducible
+    whatever the machine's load."""
 
     scenarios: int | None = None
     scenario_iterations: int = 100
@@ -256,11 +262,12 @@ def decide_wave(state: WaveState, model: DemandModel, options: WaveOptions | Non
     deadline = time.perf_counter() + budget_s * opts.scenario_share
     solved = feasible = 0
     took = 0.0  # mean seconds per sample so far: one more is started only if it should end in time
-    while solved < (opts.scenarios if opts.scenarios is not None else 1_000_000):
+    count = opts.scenarios if opts.scenarios is not None or opts.max_iterations is None else REPRODUCIBLE_SCENARIOS
+    while count is None or solved < count:
         started = time.perf_counter()
-        if opts.scenarios is None and started + took > deadline:
+        if count is None and started + took > deadline:
             break
-        left = deadline - started if opts.scenarios is None else budget_s
+        left = deadline - started if count is None else budget_s
         now = _scenario_now(state, model, rng, opts, max(left, 0.05), opts.seed + solved)
         took = (took * solved + time.perf_counter() - started) / (solved + 1)
         solved += 1
@@ -361,5 +368,5 @@ def planned_ok(routes: Routes, state: WaveState, model: DemandModel) -> list[str
     return issues
 
 
-__all__ = ["DemandModel", "Routes", "WaveDecision", "WaveOptions", "WaveState", "decide_wave", "must_dispatch",
-           "plan_wave", "planned_ok", "route_cost", "route_requests", "sample_future"]
+__all__ = ["REPRODUCIBLE_SCENARIOS", "DemandModel", "Routes", "WaveDecision", "WaveOptions", "WaveState",
+           "decide_wave", "must_dispatch", "plan_wave", "planned_ok", "route_cost", "route_requests", "sample_future"]
