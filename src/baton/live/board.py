@@ -195,8 +195,8 @@ class LiveBoard:
             route.traffic = 0.7 * route.traffic + 0.3 * took / (expected * plan.pace.factor)
 
     def departed(self, route_id: str, order_id: str, at: datetime, delivered: bool) -> None:
-        """The vehicle left ``order_id``'s stop: it is done (frozen). Nothing is pinned yet: the caller
-        pins the next stop (:meth:`set_off`), after any change of its own to the route."""
+        """The vehicle left ``order_id``'s stop: it is done (frozen); its next stop is chosen and pinned
+        (:meth:`set_off`)."""
         plan, route = self._plan(), self._route(route_id)
         self._advance(route_id, order_id)
         if route.pinned == order_id:
@@ -209,6 +209,7 @@ class LiveBoard:
         route.ready_s = self.clock(at)
         if delivered:
             route.onboard.discard(order_id)
+        self.set_off(route_id)
 
     def break_taken(self, route_id: str, end: datetime) -> None:
         route = self._route(route_id)

@@ -27,17 +27,9 @@ from baton.domain.lifecycle import OrderStatus
 from baton.domain.plan import RouteStatus
 from baton.live.attempts import second_attempt
 from baton.live.board import LiveBoard
-from baton.live.events import (
-    OrderLeftUnassigned,
-)
+from baton.live.events import OrderLeftUnassigned
 from baton.live.ops import Insertion, insert_order, remove_order, repair
-from baton.service_layer.live_publish import (
-    membership,
-    notify_unserved,
-    place,
-    publish,
-    repoint,
-)
+from baton.service_layer.live_publish import membership, notify_unserved, place, publish, repoint
 
 if TYPE_CHECKING:
     from baton.service_layer.messagebus import MessageBus
@@ -75,8 +67,7 @@ def _react(bus: MessageBus, board: LiveBoard, event: Event) -> None:
         board.arrived(event.route_id, event.order_id, event.occurred_at)
     elif isinstance(event, StopDeparted) and event.route_id in plan.routes:
         delivered = board.last_status.get(event.order_id) == S.DELIVERED.value
-        board.departed(event.route_id, event.order_id, event.occurred_at, delivered)
-        board.set_off(event.route_id)  # never sends the van to wait hours at a door with the rest on board
+        board.departed(event.route_id, event.order_id, event.occurred_at, delivered)  # and sets off (set_off)
         with uow:
             changed = {event.route_id}
             if not delivered and board.mode == "baton":
