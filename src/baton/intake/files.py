@@ -29,7 +29,8 @@ from typing import Any, Generic, TypeVar
 from baton.domain.errors import ValidationError as DomainValidationError
 from baton.domain.fleet import Depot, Driver, Vehicle
 from baton.domain.order import Order
-from baton.intake.schema import WHOLE_ROW, DepotRow, DriverRow, OrderRow, RowInvalid, RowModel, VehicleRow
+from baton.intake.fields import WHOLE_ROW, RowInvalid, RowModel
+from baton.intake.schema import DepotRow, DriverRow, OrderRow, VehicleRow
 
 T = TypeVar("T")
 

@@ -3,7 +3,7 @@
 Each model validates one CSV row or JSON object and converts it to the domain object with
 ``to_domain()``. Parse a raw record (a mapping of column/key -> value) with ``parse()``: it
 drops empty cells, accepts the CSV spellings (``tw1_start`` columns, ``;``-separated lists) and
-raises :class:`RowInvalid` listing every bad field with a one-line message, e.g.
+raises :class:`~baton.intake.fields.RowInvalid` listing every bad field with a one-line message, e.g.
 ``('lat', 'must be within [-90, 90] degrees, got 91.0')``.
 
 Units: coordinates WGS84 degrees ``(lat, lng)``; durations seconds unless the name says
@@ -14,238 +14,33 @@ instants ISO-8601 **with** a UTC offset (``2025-03-10T09:00:00-03:00``). The ful
 
 from __future__ import annotations
 
-import math
-import re
-import zoneinfo
-from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Generic, NamedTuple, Self, TypeVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-)
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from baton.domain.fleet import Depot, Driver, FleetType, Vehicle
 from baton.domain.order import Order, SlaTier
-from baton.domain.values import (
-    Address,
-    BreakRule,
-    CostRates,
-    Customer,
-    LatLng,
-    Size,
-    TimeWindow,
-    features,
+from baton.domain.values import Address, BreakRule, CostRates, Customer, LatLng, Size, TimeWindow, features
+from baton.intake.fields import (
+    AwareDatetime,
+    Currency,
+    Email,
+    FieldProblem,
+    Labels,
+    Language,
+    Lat,
+    Lng,
+    NonNegFloat,
+    NonNegInt,
+    Phone,
+    PositiveFloat,
+    RowModel,
+    Text,
+    Timezone,
+    bounded,
+    lowered,
 )
-
-T = TypeVar("T")
-
-WHOLE_ROW = "(row)"
-"""The ``field`` reported for a problem that concerns the row as a whole."""
-
-
-class FieldProblem(NamedTuple):
-    """One invalid field of a row: the column/key (``time_windows[0].end`` for nested JSON) and why."""
-
-    field: str
-    message: str
-
-
-class RowInvalid(ValueError):
-    """A row failed validation; ``problems`` lists every bad field (never empty)."""
-
-    def __init__(self, problems: list[FieldProblem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
-
-
-# --- reusable field types -----------------------------------------------------------------
-
-
-def _bounded(
-    lo: float, hi: float = math.inf, unit: str = "", *, open_lo: bool = False
-) -> Callable[[float], float]:
-    """A check that a number is finite and within ``[lo, hi]`` (``(lo, hi]`` when ``open_lo``)."""
-
-    def check(value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError(f"must be a finite number, got {value}")
-        suffix = f" {unit}" if unit else ""
-        if open_lo and value <= lo:
-            raise ValueError(f"must be > {lo:g}{suffix}, got {value}")
-        if value < lo or value > hi:
-            bound = f">= {lo:g}" if hi == math.inf else f"within [{lo:g}, {hi:g}]"
-            raise ValueError(f"must be {bound}{suffix}, got {value}")
-        return value
-
-    return check
-
-
-def _non_empty(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be empty")
-    return value
-
-
-def _aware_datetime(value: Any) -> datetime:
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(
-                "must be an ISO-8601 date-time with UTC offset (e.g. 2025-03-10T09:00:00-03:00), "
-                f"got {text!r}"
-            ) from None
-    if not isinstance(value, datetime):
-        raise ValueError(f"must be an ISO-8601 date-time string, got {value!r}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(
-            f"must include a UTC offset (e.g. {value.isoformat()}-03:00), got naive {value.isoformat()!r}"
-        )
-    return value
-
-
-def _split_list(value: Any) -> Any:
-    """``"a; b"`` -> ``["a", "b"]``; lists pass through (validated as ``list[str]`` afterwards)."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(";") if part.strip()]
-    return value
-
-
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-def _pattern(regex: str, example: str, normalise: Callable[[str], str] = str.strip) -> Callable[[str], str]:
-    """A check that the normalised string matches ``regex``; the message shows ``example``."""
-    compiled = re.compile(regex)
-
-    def check(value: str) -> str:
-        normalised = normalise(value)
-        if not compiled.match(normalised):
-            raise ValueError(f"must be {example}, got {value!r}")
-        return normalised
-
-    return check
-
-
-def _timezone(value: str) -> str:
-    value = value.strip()
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"must be an IANA time zone like America/Sao_Paulo, got {value!r}") from None
-    return value
-
-
-Text = Annotated[str, AfterValidator(_non_empty)]
-Lat = Annotated[float, AfterValidator(_bounded(-90, 90, "degrees"))]
-Lng = Annotated[float, AfterValidator(_bounded(-180, 180, "degrees"))]
-NonNegInt = Annotated[int, AfterValidator(_bounded(0))]
-NonNegFloat = Annotated[float, AfterValidator(_bounded(0))]
-PositiveFloat = Annotated[float, AfterValidator(_bounded(0, open_lo=True))]
-AwareDatetime = Annotated[datetime, BeforeValidator(_aware_datetime)]
-Labels = Annotated[list[str], BeforeValidator(_split_list)]
-Phone = Annotated[str, AfterValidator(_pattern(
-    r"^\+[1-9]\d{6,14}$", "an E.164 phone number like +5561999990000", lambda v: re.sub(r"[\s().-]", "", v)))]
-Email = Annotated[str, AfterValidator(_pattern(
-    r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address like ana@example.com"))]
-Language = Annotated[str, AfterValidator(_pattern(
-    r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", "a BCP 47 language tag like pt-BR or en"))]
-Currency = Annotated[str, AfterValidator(_pattern(
-    r"^[A-Z]{3}$", "a 3-letter ISO 4217 code like BRL", lambda v: v.strip().upper()))]
-Timezone = Annotated[str, AfterValidator(_timezone)]
-
-
-# --- base row -----------------------------------------------------------------------------
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    """A one-line message for a pydantic error, without pydantic's ``Value error,`` prefix."""
-    kind = error["type"]
-    if kind == "missing":
-        return "is required"
-    if kind == "value_error" and "error" in error.get("ctx", {}):
-        return str(error["ctx"]["error"])
-    message = str(error["msg"]).replace("Input should be", "must be", 1)
-    return f"{message[:1].lower()}{message[1:]}, got {error['input']!r}"
-
-
-def _loc_name(loc: tuple[int | str, ...]) -> str:
-    name = ""
-    for part in loc:
-        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
-    return name or WHOLE_ROW
-
-
-class RowModel(BaseModel, Generic[T]):
-    """Shared behaviour of the row models (see the module docstring)."""
-
-    model_config = ConfigDict(
-        extra="ignore", frozen=True, str_strip_whitespace=True, coerce_numbers_to_str=True  # ids as numbers
-    )
-
-    id: Text
-    kind: ClassVar[str] = "row"
-    csv_only_keys: ClassVar[frozenset[str]] = frozenset()
-
-    @classmethod
-    def known_keys(cls) -> frozenset[str]:
-        """Every column/key this row kind understands (anything else is ignored with a warning)."""
-        return frozenset(cls.model_fields) | cls.csv_only_keys
-
-    @classmethod
-    def required_keys(cls) -> frozenset[str]:
-        return frozenset(name for name, f in cls.model_fields.items() if f.is_required())
-
-    @classmethod
-    def _fold(cls, data: dict[str, Any]) -> tuple[dict[str, str], list[FieldProblem]]:
-        """Rewrite alternative spellings in ``data`` in place.
-
-        Returns ``{canonical field: source key}`` (to name fields as the file does) and problems
-        found while folding.
-        """
-        return {}, []
-
-    @classmethod
-    def parse(cls, record: Mapping[str, Any]) -> Self:
-        """Validate one raw record; ``None`` and blank strings count as absent.
-
-        Raises:
-            RowInvalid: listing every invalid or missing field.
-        """
-        data = {
-            k: v for k, v in record.items()
-            if isinstance(k, str) and v is not None and not (isinstance(v, str) and not v.strip())
-        }
-        aliases, problems = cls._fold(data)
-        try:
-            row = cls.model_validate(data)
-        except PydanticValidationError as exc:
-            for err in exc.errors():
-                name = _loc_name(err["loc"])
-                problems.append(FieldProblem(aliases.get(name, name), _describe(err)))
-        if problems:
-            raise RowInvalid(problems)
-        return row
-
-    def to_domain(self) -> T:
-        """The domain object this row describes.
-
-        Raises:
-            baton.domain.errors.ValidationError: only for a rule the schema does not check itself.
-        """
-        raise NotImplementedError
-
 
 # --- orders -------------------------------------------------------------------------------
 
@@ -299,8 +94,8 @@ class OrderRow(RowModel[Order]):
     weight_kg: NonNegFloat = 0.0
     volume_l: NonNegFloat = 0.0
     required_features: Labels = Field(default_factory=list)
-    priority: Annotated[int, AfterValidator(_bounded(1, 5, "(1 low .. 5 critical)"))] = 1
-    sla_tier: Annotated[SlaTier, BeforeValidator(_lower)] = SlaTier.STANDARD
+    priority: Annotated[int, AfterValidator(bounded(1, 5, "(1 low .. 5 critical)"))] = 1
+    sla_tier: Annotated[SlaTier, BeforeValidator(lowered)] = SlaTier.STANDARD
     declared_value: NonNegFloat = 0.0
     currency: Currency = "BRL"
     notes: str = ""
@@ -364,7 +159,7 @@ class VehicleRow(RowModel[Vehicle]):
     cost_per_hour: NonNegFloat = 0.0
     fixed_cost_per_day: NonNegFloat = 0.0
     currency: Currency = "BRL"
-    fleet_type: Annotated[FleetType, BeforeValidator(_lower)] = FleetType.CAPTIVE
+    fleet_type: Annotated[FleetType, BeforeValidator(lowered)] = FleetType.CAPTIVE
     carrier_id: str | None = None
     speed_factor: PositiveFloat = 1.0
 
@@ -396,9 +191,9 @@ class DriverRow(RowModel[Driver]):
     phone: Phone | None = None
     shift_start: AwareDatetime
     shift_end: AwareDatetime
-    max_working_time_h: Annotated[float, AfterValidator(_bounded(0.25, 24, "hours"))] = 9.0
-    break_after_h: Annotated[float, AfterValidator(_bounded(0.25, 24, "hours"))] = 4.5
-    break_minutes: Annotated[float, AfterValidator(_bounded(0, 240, "minutes"))] = 30.0
+    max_working_time_h: Annotated[float, AfterValidator(bounded(0.25, 24, "hours"))] = 9.0
+    break_after_h: Annotated[float, AfterValidator(bounded(0.25, 24, "hours"))] = 4.5
+    break_minutes: Annotated[float, AfterValidator(bounded(0, 240, "minutes"))] = 30.0
     skills: Labels = Field(default_factory=list)
     vehicle_id: str | None = None
 
@@ -454,14 +249,4 @@ class DepotRow(RowModel[Depot]):
         )
 
 
-__all__ = [
-    "WHOLE_ROW",
-    "DepotRow",
-    "DriverRow",
-    "FieldProblem",
-    "OrderRow",
-    "RowInvalid",
-    "RowModel",
-    "VehicleRow",
-    "WindowRow",
-]
+__all__ = ["DepotRow", "DriverRow", "OrderRow", "VehicleRow", "WindowRow"]
