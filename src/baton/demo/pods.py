@@ -2,7 +2,7 @@
 
 The simulated day (:mod:`baton.demo.simulate`) issues ``CompleteDelivery``/``FailDelivery`` as a driver
 would. :class:`DemoPods` sends each of them instead through the *same* command the driver app uses
-(:class:`~baton.service_layer.prove_commands.ApplyDriverActions`), with evidence that is synthetic but
+(:class:`~baton.service_layer.commands.ApplyDriverActions`), with evidence that is synthetic but
 plausible and seeded per order (the same seed gives the same evidence):
 
 * **signature**: a small PNG (300 × 90 px, greyscale) of a pen stroke drawn with Pillow;
@@ -37,8 +37,8 @@ from baton.domain.order import Order
 from baton.domain.plan import Plan
 from baton.prove.requirements import RuleSet, parcels_of, requirements_for
 from baton.service_layer import commands
+from baton.service_layer.commands import ApplyDriverActions, RegisterMediaMany
 from baton.service_layer.messagebus import MessageBus
-from baton.service_layer.prove_commands import ApplyDriverActions, RegisterMediaMany
 
 RELATIONS = ("family", "neighbour", "doorman")
 _METRES_PER_DEG = 111_320.0

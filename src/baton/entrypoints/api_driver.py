@@ -28,7 +28,7 @@ from baton.entrypoints.api.auth import authenticate, require
 from baton.entrypoints.api.context import ApiContext
 from baton.entrypoints.api.errors import ApiProblem, forbidden, not_found
 from baton.prove.requirements import RuleSet
-from baton.service_layer.prove_commands import ApplyDriverActions, MoveClaim, RegisterMedia
+from baton.service_layer.commands import ApplyDriverActions, MoveClaim, RegisterMedia
 from baton.service_layer.prove_contact import (
     CONTACT_TEMPLATES,
     ContactRateLimited,

@@ -17,7 +17,7 @@ from baton.domain.errors import NotFound
 from baton.domain.order import Order
 from baton.prove.claims import Claim, ClaimStatus
 from baton.prove.events import ClaimChanged
-from baton.service_layer.prove_commands import MoveClaim
+from baton.service_layer.commands import MoveClaim
 from baton.service_layer.unit_of_work import AbstractUnitOfWork
 
 

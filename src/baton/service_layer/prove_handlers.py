@@ -40,14 +40,14 @@ from baton.prove.model import (
 )
 from baton.prove.requirements import RuleSet, parcels_of, requirements_for, unmet
 from baton.service_layer import commands
-from baton.service_layer.prove_claims import move_claim, new_claim, open_claim, records
-from baton.service_layer.prove_commands import (
+from baton.service_layer.commands import (
     ApplyDriverActions,
     MoveClaim,
     RecordCarrierPod,
     RegisterMedia,
     RegisterMediaMany,
 )
+from baton.service_layer.prove_claims import move_claim, new_claim, open_claim, records
 from baton.service_layer.prove_contact import MessageCustomer, message_customer
 from baton.service_layer.prove_media import register_media, register_media_many
 from baton.service_layer.prove_parse import Action, parse_action

@@ -120,7 +120,7 @@ def feed_pod_commands(carrier_id: str, feed_format: str, body: bytes, updates: l
     statuses were applied: a complete POD supersedes the empty one (compliance reads the latest).
     """
     from baton.prove.carrier_pod import extract_pods
-    from baton.service_layer.prove_commands import RecordCarrierPod
+    from baton.service_layer.commands import RecordCarrierPod
 
     delivered = {u.message_id: (u.order_id, u.occurred_at) for u in updates if u.status == "delivered"}
     if not delivered:

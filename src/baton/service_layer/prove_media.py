@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from baton.service_layer.commands import RegisterMedia, RegisterMediaMany
 from baton.service_layer.prove_claims import records
-from baton.service_layer.prove_commands import RegisterMedia, RegisterMediaMany
 from baton.service_layer.unit_of_work import AbstractUnitOfWork
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from baton.service_layer.commands import Command
+from baton.service_layer.commands.base import Command
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,116 @@
+"""Commands: requests to change Baton's state, each handled by exactly one handler.
+
+Every instant is timezone-aware. ``actor`` says who asked (``kind:id``). The same commands
+serve the CLI, the day simulator and (later) the HTTP API and driver app.
+
+Grouped by stage: :mod:`.orders` (the order lifecycle), :mod:`.dispatch`, :mod:`.execution`,
+:mod:`.live`, :mod:`.prove`; every command is imported here, so callers write ``commands.CreateOrders``.
+"""
+
+from baton.service_layer.commands.base import Command
+from baton.service_layer.commands.dispatch import (
+    AssignDrivers,
+    CheckCarrierHealth,
+    DispatchOrders,
+    ExpireTenders,
+    IngestCarrierStatus,
+    LoadDispatchRules,
+    MarkCarrierDown,
+    RegisterCarriers,
+    RespondToTender,
+)
+from baton.service_layer.commands.execution import (
+    AcknowledgeException,
+    LogExceptionAction,
+    OpenException,
+    PublishEtas,
+    RecordPositions,
+    RecordStopArrival,
+    RecordStopDeparture,
+    RequestCustomerNotifications,
+    ResolveException,
+)
+from baton.service_layer.commands.live import (
+    AddLiveOrder,
+    AssignOrder,
+    ImproveLivePlan,
+    ReleaseWave,
+    ReloadAtDepot,
+    ReportBreakdown,
+    ReportTraffic,
+    RescueLivePlan,
+    StartLive,
+    SubmitPlan,
+    TakeBreak,
+)
+from baton.service_layer.commands.orders import (
+    ArriveAtStop,
+    CancelOrder,
+    CompleteDelivery,
+    CompleteRoute,
+    CreateOrders,
+    DispatchRoute,
+    FailDelivery,
+    PlanOrders,
+    ReattemptOrder,
+    RegisterFleet,
+    StartRoute,
+    UpdateOrder,
+)
+from baton.service_layer.commands.prove import (
+    ApplyDriverActions,
+    MoveClaim,
+    RecordCarrierPod,
+    RegisterMedia,
+    RegisterMediaMany,
+)
+
+__all__ = [
+    "AcknowledgeException",
+    "AddLiveOrder",
+    "ApplyDriverActions",
+    "ArriveAtStop",
+    "AssignDrivers",
+    "AssignOrder",
+    "CancelOrder",
+    "CheckCarrierHealth",
+    "Command",
+    "CompleteDelivery",
+    "CompleteRoute",
+    "CreateOrders",
+    "DispatchOrders",
+    "DispatchRoute",
+    "ExpireTenders",
+    "FailDelivery",
+    "ImproveLivePlan",
+    "IngestCarrierStatus",
+    "LoadDispatchRules",
+    "LogExceptionAction",
+    "MarkCarrierDown",
+    "MoveClaim",
+    "OpenException",
+    "PlanOrders",
+    "PublishEtas",
+    "ReattemptOrder",
+    "RecordCarrierPod",
+    "RecordPositions",
+    "RecordStopArrival",
+    "RecordStopDeparture",
+    "RegisterCarriers",
+    "RegisterFleet",
+    "RegisterMedia",
+    "RegisterMediaMany",
+    "ReleaseWave",
+    "ReloadAtDepot",
+    "ReportBreakdown",
+    "ReportTraffic",
+    "RequestCustomerNotifications",
+    "RescueLivePlan",
+    "ResolveException",
+    "RespondToTender",
+    "StartLive",
+    "StartRoute",
+    "SubmitPlan",
+    "TakeBreak",
+    "UpdateOrder",
+]
