@@ -8,7 +8,7 @@ from collections import Counter
 from baton.dispatch.drivers import assign_drivers, cell_of, validate_route
 from baton.domain import OrderStatus, RouteStatus, Size, features
 from baton.service_layer import commands
-from baton.service_layer.dispatch_handlers import validate_routes
+from baton.service_layer.dispatch_views import validate_routes
 from dispatch_helpers import make_bus
 from factories import local, make_depot, make_driver, make_order, make_plan, make_route, make_vehicle
 

@@ -12,7 +12,7 @@ from baton.adapters.carriers.fake_server import FakeCarrierServer
 from baton.domain import OrderStatus
 from baton.domain.events import Event
 from baton.service_layer import commands
-from baton.service_layer.dispatch_handlers import explain_order
+from baton.service_layer.dispatch_views import explain_order
 from dispatch_helpers import CASCADE_3PL, carrier, load_rules, make_bus
 from factories import local, make_orders
 

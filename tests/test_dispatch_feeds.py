@@ -15,7 +15,8 @@ from baton.dispatch.feeds import FeedError, parse_feed, sign
 from baton.domain import OrderStatus
 from baton.entrypoints.api_dispatch import make_dispatch_router
 from baton.service_layer import commands
-from baton.service_layer.dispatch_handlers import explain_order, status_path
+from baton.service_layer.dispatch_handlers import status_path
+from baton.service_layer.dispatch_views import explain_order
 from dispatch_helpers import CASCADE_3PL, T0, carrier, load_rules, make_bus
 from factories import make_order
 

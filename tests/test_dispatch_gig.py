@@ -12,7 +12,7 @@ from baton.dispatch.tender import TenderClosed
 from baton.domain import OrderStatus
 from baton.domain.errors import NotFound, ValidationError
 from baton.service_layer import commands
-from baton.service_layer.dispatch_handlers import courier_offer_for, driver_offers, explain_order
+from baton.service_layer.dispatch_views import courier_offer_for, driver_offers, explain_order
 from dispatch_helpers import T0, carrier, load_rules, make_bus
 from factories import make_order
 

@@ -11,7 +11,7 @@ from baton.adapters.carriers.fake_server import FakeCarrierServer
 from baton.dispatch.tender import TenderClosed
 from baton.domain import OrderStatus
 from baton.service_layer import commands
-from baton.service_layer.dispatch_handlers import explain_order
+from baton.service_layer.dispatch_views import explain_order
 from dispatch_helpers import CASCADE_3PL, T0, carrier, load_rules, make_bus
 from factories import make_order
 
@@ -134,7 +134,7 @@ def test_unreachable_carrier_fails_over_and_counts_against_its_breaker(db_url: s
 
 
 def test_daily_capacity_and_captive_queue(db_url: str) -> None:
-    from baton.service_layer.dispatch_handlers import captive_order_ids
+    from baton.service_layer.dispatch_views import captive_order_ids
 
     with FakeCarrierServer() as small, FakeCarrierServer() as big:
         bus = make_bus(db_url)

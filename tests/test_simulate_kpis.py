@@ -15,7 +15,7 @@ from baton.domain.errors import ValidationError
 from baton.entrypoints.cli import app
 from baton.execute.records import ExecutionRecords
 from baton.service_layer.bootstrap import bootstrap
-from baton.service_layer.dispatch_handlers import explain_order
+from baton.service_layer.dispatch_views import explain_order
 from baton.simulate import engine
 from baton.simulate.engine import DaySimulation, SimConfig
 from baton.simulate.observe import EtaLog, Observer

@@ -28,8 +28,8 @@ Two routers:
   Carrier bodies are carrier documents (the fields of ``examples/carriers.yaml``, see
   :mod:`baton.dispatch.carrier_file`); an invalid one answers 422 naming the field. Carriers are shown
   without their ``webhook_secret``. ``GET /dispatch/orders/{order_id}`` is the decision trail
-  (:func:`baton.service_layer.dispatch_handlers.explain_order`). Offers are shaped by
-  :func:`baton.service_layer.dispatch_handlers.offer_view`; answering an offer that has expired answers
+  (:func:`baton.service_layer.dispatch_views.explain_order`). Offers are shaped by
+  :func:`baton.service_layer.dispatch_views.offer_view`; answering an offer that has expired answers
   409 with ``tender_state`` (the order has already moved on).
 
 * :func:`make_webhook_router` — carriers' machine-to-machine endpoints, authenticated by an HMAC-SHA256
@@ -72,7 +72,7 @@ from baton.entrypoints.api.access import Principal
 from baton.entrypoints.api.auth import context, require
 from baton.entrypoints.api.errors import ApiProblem, FieldError, forbidden
 from baton.service_layer import commands
-from baton.service_layer.dispatch_handlers import (
+from baton.service_layer.dispatch_views import (
     courier_offer_for,
     driver_offers,
     explain_order,

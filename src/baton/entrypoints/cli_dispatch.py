@@ -183,7 +183,7 @@ def dispatch_explain(order_id: Annotated[str, typer.Argument(help="Order id.")],
                      as_json: AsJson = False) -> None:
     """Why an order went where it went: rules evaluated, candidates scored, tenders, event trail."""
     from baton.domain.errors import NotFound
-    from baton.service_layer.dispatch_handlers import explain_order
+    from baton.service_layer.dispatch_views import explain_order
 
     try:
         info = explain_order(_bus(database_url).uow, order_id)
@@ -318,7 +318,7 @@ def dispatch_validate(route: Annotated[list[str] | None, typer.Argument(help="Ro
                       database_url: DbUrl = None, as_json: AsJson = False) -> None:
     """Pre-dispatch validation: orders valid, vehicle capacity, features, driver shift and hours. Exit 1 on problems."""
     from baton.domain.errors import NotFound
-    from baton.service_layer.dispatch_handlers import validate_routes
+    from baton.service_layer.dispatch_views import validate_routes
 
     try:
         problems = validate_routes(_bus(database_url).uow, list(route) if route else None)

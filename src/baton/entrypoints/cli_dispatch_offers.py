@@ -23,7 +23,7 @@ def offers(driver: Driver, database_url: DbUrl = None, as_json: AsJson = False,
            include_closed: Annotated[bool, typer.Option("--all", help="Also answered and expired offers.")] = False
            ) -> None:
     """The offers made to a gig courier (open ones unless --all), newest first."""
-    from baton.service_layer.dispatch_handlers import driver_offers
+    from baton.service_layer.dispatch_views import driver_offers
 
     found = driver_offers(_bus(database_url).uow, driver, open_only=not include_closed)
     if as_json:
@@ -42,7 +42,7 @@ def _answer(order_id: str, driver: str, accepted: bool, reason: str, database_ur
     from baton.dispatch.tender import TenderClosed
     from baton.domain.errors import NotFound
     from baton.service_layer import commands
-    from baton.service_layer.dispatch_handlers import courier_offer_for
+    from baton.service_layer.dispatch_views import courier_offer_for
 
     bus = _bus(database_url)
     try:

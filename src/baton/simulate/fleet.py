@@ -57,7 +57,7 @@ from baton.dispatch.rules import RuleSet, parse_rules
 from baton.domain.fleet import FleetType
 from baton.domain.values import LatLng
 from baton.service_layer import commands
-from baton.service_layer.dispatch_handlers import captive_order_ids
+from baton.service_layer.dispatch_views import captive_order_ids
 
 if TYPE_CHECKING:
     from baton.simulate.engine import DaySimulation
