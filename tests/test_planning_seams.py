@@ -13,15 +13,9 @@ from baton.domain.plan import Route, Stop, StopKind, UnassignedOrder
 from baton.domain.values import LatLng
 from baton.planning import decompose
 from baton.planning.check import check_plan
+from baton.planning.crews import break_safe_windows, build_crews
 from baton.planning.decompose import plan_large, split_problem
-from baton.planning.mapping import (
-    break_safe_windows,
-    build_crews,
-    matrix_points,
-    problem_matrices,
-    resolve_day_start,
-    window_bounds,
-)
+from baton.planning.mapping import matrix_points, problem_matrices, resolve_day_start, window_bounds
 from baton.planning.planner import plan_routes
 from baton.planning.problem import PlanningOptions, PlanningProblem
 from baton.planning.pyvrp_model import StartRoute, build_model, initial_solution, solved_routes

@@ -21,8 +21,8 @@ from baton.domain.plan import Route, RouteStatus, Stop, StopKind
 from baton.live.model import RELOAD, Geo, LiveOrder, LivePlan, LiveRoute, Timeline, evaluate
 from baton.live.notices import DelayBook
 from baton.live.ops import choose_next
+from baton.planning.crews import build_crews
 from baton.planning.mapping import (
-    build_crews,
     demand_units,
     departure_instant,
     from_clock,

@@ -23,7 +23,8 @@ from baton.domain.fleet import Driver, Vehicle
 from baton.domain.order import Order
 from baton.domain.plan import CostBreakdown, Plan, Route, UnassignedOrder
 from baton.domain.values import LatLng
-from baton.planning.mapping import PlanningError, check_pickups, pair_drivers
+from baton.planning.crews import pair_drivers
+from baton.planning.mapping import PlanningError, check_pickups
 from baton.planning.planner import plan_routes
 from baton.planning.problem import PlanningOptions, PlanningProblem
 from baton.planning.seams import improve_seams, lateness_cost

@@ -30,11 +30,9 @@ from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, StoppingCrit
 
 from baton.adapters.travel.base import TravelTimeProvider
 from baton.domain.plan import CostBreakdown, Plan, Route, Stop, StopKind, UnassignedOrder
+from baton.planning.crews import Crew, break_safe_windows, build_crews
 from baton.planning.mapping import (
-    Crew,
     PlanningError,
-    break_safe_windows,
-    build_crews,
     check_pickups,
     from_clock,
     problem_matrices,

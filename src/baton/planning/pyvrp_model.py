@@ -26,7 +26,7 @@ takes the numpy matrices as they are. What is modelled, and how:
 * **capacity**: dimensions parcels (count), weight (0.1 kg), volume (0.1 L) and, when
   ``max_customers_per_route`` is set, one unit per order; demands rounded UP, capacities
   DOWN (:func:`~baton.planning.mapping.demand_units`); dimensions no order uses are left out;
-* **fleet**: one vehicle type per :class:`~baton.planning.mapping.Crew` (``num_available=1``),
+* **fleet**: one vehicle type per :class:`~baton.planning.crews.Crew` (``num_available=1``),
   starting at its start depot and ending at its end depot, with the shift as ``tw_early``/
   ``tw_late`` and the working limit as ``shift_duration``, both less the reserved break time;
   paid overtime (``PlanningOptions.overtime_s``) is PyVRP's ``max_overtime`` beyond
@@ -79,13 +79,8 @@ from pyvrp import (
 
 from baton.adapters.travel.base import TravelMatrices
 from baton.domain.order import Order
-from baton.planning.mapping import (
-    HORIZON_S,
-    Crew,
-    capacity_units,
-    demand_units,
-    order_point,
-)
+from baton.planning.crews import Crew
+from baton.planning.mapping import HORIZON_S, capacity_units, demand_units, order_point
 from baton.planning.problem import PlanningOptions, PlanningProblem
 
 MONEY_SCALE = 1_000_000

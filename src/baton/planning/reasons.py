@@ -21,9 +21,8 @@ from datetime import datetime
 
 from baton.adapters.travel.base import TravelMatrices
 from baton.domain.order import Order
+from baton.planning.crews import Crew, build_crews
 from baton.planning.mapping import (
-    Crew,
-    build_crews,
     capacity_units,
     demand_units,
     from_clock,

@@ -35,7 +35,8 @@ from baton.adapters.travel.base import TravelTimeProvider
 from baton.domain.fleet import Driver, Vehicle
 from baton.domain.order import Order
 from baton.domain.plan import Route, UnassignedOrder
-from baton.planning.mapping import pair_drivers, resolve_day_start
+from baton.planning.crews import pair_drivers
+from baton.planning.mapping import resolve_day_start
 from baton.planning.planner import plan_routes
 from baton.planning.problem import PlanningOptions, PlanningProblem
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from baton.adapters.travel.base import TravelMatrices
-from baton.planning.mapping import Crew, capacity_units, order_point, trip_peak_load
+from baton.planning.crews import Crew
+from baton.planning.mapping import capacity_units, order_point, trip_peak_load
 from baton.planning.problem import PlanningProblem
 
 
