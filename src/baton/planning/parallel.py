@@ -8,6 +8,12 @@ epoch. Worker 0 uses the caller's seed, so until the first exchange it is exactl
 PyVRP run; the other workers only add candidates. The result is the best feasible solution
 seen (else the least infeasible one).
 
+On large problems (:data:`DECOMPOSE_MIN_CLIENTS`) every other epoch is a *sector* epoch: the
+best solution's routes are cut into one sector per worker by the angle of their barycentre
+(:mod:`baton.planning.route_groups`), each worker searches its sector's sub-problem alone, and
+the sectors' best routes are put back together. Two searches of the whole problem mostly improve
+different regions and the exchange keeps only one of them; sectors keep both.
+
 PyVRP is not reimplemented: a worker assembles PyVRP's own parts exactly as
 :func:`pyvrp.solve` does (random start improved by the local search, then
 :class:`pyvrp.IteratedLocalSearch`), but keeps them between epochs: its random stream, its
@@ -50,6 +56,8 @@ from pyvrp import (
 from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
 from pyvrp.stop import MaxRuntime
 
+from baton.planning.route_groups import Sector, sectors, sub_problem
+
 log = logging.getLogger(__name__)
 
 EPOCH_S = 5.0
@@ -58,6 +66,14 @@ instances at 10 s on 2 cores (2026-12-04, docs/benchmarks.md): mean gap 0.17 % w
 0.12 % with 3-s epochs, 0.08 % and 0.10 % with 5-s epochs (two runs): each exchange restarts every
 worker's late-acceptance history from the same solution, so frequent exchanges cost diversity."""
 MAX_EPOCHS = 40
+DECOMPOSE_MIN_CLIENTS = 1500
+"""From this many clients on, every other epoch splits the best solution's routes into one sector
+per worker (:mod:`baton.planning.route_groups`) instead of searching the whole problem twice.
+Measured 2026-12-05 on 2 cores (docs/benchmarks.md): the 10,000-stop day (parts of 2,000 orders) in
+10 min planned 2.5 % cheaper with sectors (one run each); 18 Gehring-Homberger 1,000-client
+instances at 120 s were a tie (9 better, 9 worse), so problems of that size are not split."""
+GOLDEN = 0.381966
+"""Fraction of the routes by which the sectors' seams turn from one split to the next."""
 """Upper bound on the number of exchanges in one search."""
 FINISH_S = 0.1
 """Wall time kept at the end of the budget to collect the last solutions, seconds."""
@@ -81,8 +97,10 @@ def _objective(solution: Solution) -> float:
 @dataclass(frozen=True)
 class ParallelResult:
     """The outcome of :func:`parallel_solve`: the best solution, wall seconds used, total ILS
-    iterations over all workers and epochs, the number of workers and epochs that ran, and
-    ``improvements``: in how many epochs a worker other than 0 found the new best."""
+    iterations over all workers and epochs, the number of workers and epochs that ran,
+    ``improvements``: in how many epochs a worker other than 0 found the new best,
+    ``sector_epochs``: how many epochs searched one sector per worker, and ``decomposed``: in
+    how many of them the merged sectors beat the best."""
 
     best: Solution
     runtime: float
@@ -90,6 +108,8 @@ class ParallelResult:
     workers: int
     epochs: int
     improvements: int
+    sector_epochs: int = 0
+    decomposed: int = 0
 
     def cost(self) -> float:
         """The best solution's objective (PyVRP cost units), ``inf`` when infeasible."""
@@ -135,19 +155,35 @@ class _Deadline:
         return time.perf_counter() >= self.at
 
 
+def _local_search(data: ProblemData, p: SolveParams, rng: RandomNumberGenerator) -> LocalSearch:
+    """PyVRP's local search for ``data`` with ``p``'s operators, as :func:`pyvrp.solve` builds it."""
+    ls = LocalSearch(data, rng, compute_neighbours(data, p.neighbourhood), PerturbationManager(p.perturbation))
+    for op in p.operators:
+        if op.supports(data):
+            ls.add_operator(op(data))
+    return ls
+
+
 def _worker(conn: Connection, data: ProblemData, params: ParamsFactory, seed: int) -> None:
-    """One search process: waits for ``(deadline, start solution or None)``, answers
-    ``("ok", best, iterations)`` (or ``("error", message)``); ``None`` ends it."""
+    """One search process: waits for ``(deadline, start solution or None, sector or None)``,
+    answers ``("ok", best, iterations)`` (or ``("error", message)``); ``None`` ends it. With a
+    sector it searches only that sector's sub-problem from ``start``'s routes there, and answers
+    with those routes only (a partial solution of ``data``)."""
     try:
         p = params(data)
         rng = RandomNumberGenerator(seed=seed)
-        ls = LocalSearch(data, rng, compute_neighbours(data, p.neighbourhood), PerturbationManager(p.perturbation))
-        for op in p.operators:
-            if op.supports(data):
-                ls.add_operator(op(data))
+        ls = _local_search(data, p, rng)
         pm = PenaltyManager(p.penalty.midpoint_penalties(data), p.penalty)
         while (message := conn.recv()) is not None:
-            deadline, start = message
+            deadline, start, sector = message
+            if sector is not None:
+                sub = sub_problem(data, sector)
+                sub_start = sub.restrict(_rebuilt(data, start))
+                search = IteratedLocalSearch(sub.data, pm, _local_search(sub.data, p, rng), sub_start, p.ils)
+                result = search.run(_Deadline(deadline), collect_stats=False)
+                found = result.best if _key(result.best) <= _key(sub_start) else sub_start
+                conn.send(("ok", Solution(data, sub.lift(data, found)), int(result.num_iterations)))
+                continue
             if start is not None:
                 start = _rebuilt(data, start)
             else:
@@ -160,6 +196,14 @@ def _worker(conn: Connection, data: ProblemData, params: ParamsFactory, seed: in
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
+
+
+def _sectors(data: ProblemData, best: Solution | None, n: int, epoch: int) -> list[Sector]:
+    """The sectors of epoch ``epoch``'s decomposition, or ``[]`` for a whole-problem epoch: every
+    other epoch, from a feasible best, with the seams moved by the golden ratio each time."""
+    if epoch % 2 == 0 or best is None or not best.is_feasible():
+        return []
+    return sectors(data, best, n, offset=epoch * GOLDEN)
 
 
 def _default_params(data: ProblemData) -> SolveParams:
@@ -205,6 +249,7 @@ def parallel_solve(
     params: ParamsFactory = _default_params,
     initial_solution: Solution | None = None,
     on_progress: ProgressCallback | None = None,
+    decompose: bool | None = None,
 ) -> ParallelResult:
     """Search ``data`` for ``seconds`` of wall time on ``workers`` processes (default: every
     core this process may use, :func:`default_workers`).
@@ -212,7 +257,10 @@ def parallel_solve(
     ``params(data)`` gives the :class:`~pyvrp.SolveParams` of every worker (its ILS callbacks
     run in the worker process). ``initial_solution`` (optional) is every worker's start.
     ``on_progress(elapsed_s, fraction_done)`` is called from this process about every 0.2 s.
-    With ``workers == 1`` this is one plain :func:`pyvrp.solve` call.
+    With ``workers == 1`` this is one plain :func:`pyvrp.solve` call. ``decompose``: whether
+    every other epoch searches one sector of routes per worker instead of the whole problem on
+    each (:mod:`baton.planning.route_groups`); by default from :data:`DECOMPOSE_MIN_CLIENTS`
+    clients on.
 
     Raises:
         ValueError: when ``seconds`` is not positive or ``workers`` is less than 1.
@@ -231,12 +279,15 @@ def parallel_solve(
     epochs = _epochs(seconds)
     end = started + max(0.05, seconds - FINISH_S)
     best: Solution | None = initial_solution
-    iterations = improvements = done = 0
+    iterations = improvements = decomposed = sector_epochs = done = 0
+    wanted = data.num_clients >= DECOMPOSE_MIN_CLIENTS if decompose is None else decompose
+    split = wanted
     try:
         for epoch in range(epochs):
             deadline = started + (end - started) * (epoch + 1) / epochs
-            for conn in conns:
-                conn.send((deadline, best))
+            parts = _sectors(data, best, n, epoch) if split else []
+            for w, conn in enumerate(conns):
+                conn.send((deadline, best, parts[w] if parts else None))
             answers: list[tuple[Solution, int] | None] = [None] * n
             while any(a is None for a in answers):
                 for w, conn in enumerate(conns):
@@ -250,6 +301,14 @@ def parallel_solve(
                     on_progress(elapsed, min(1.0, elapsed / seconds))
             outcomes = [a for a in answers if a is not None]
             iterations += sum(it for _, it in outcomes)
+            if parts:
+                sector_epochs += 1
+                merged = Solution(data, [route for found, _ in outcomes for route in found.routes()])
+                if best is None or _key(merged) < _key(best):
+                    decomposed += 1
+                    best = merged
+                done += 1
+                continue
             ranked = sorted(range(n), key=lambda w: _key(outcomes[w][0]))
             winner = outcomes[ranked[0]][0]
             if best is None or _key(winner) < _key(best):
@@ -268,7 +327,10 @@ def parallel_solve(
                 proc.terminate()
                 proc.join()
     assert best is not None
-    return ParallelResult(best, time.perf_counter() - started, iterations, n, done, improvements)
+    runtime = time.perf_counter() - started
+    log.debug("parallel search: %d workers, %d epochs (%d by sectors, %d of them improved the best), "
+              "%d iterations, %.1f s", n, done, sector_epochs, decomposed, iterations, runtime)
+    return ParallelResult(best, runtime, iterations, n, done, improvements, sector_epochs, decomposed)
 
 
 __all__ = ["ParallelResult", "default_workers", "parallel_solve"]
