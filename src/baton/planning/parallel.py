@@ -66,6 +66,7 @@ instances at 10 s on 2 cores (2026-12-04, docs/benchmarks.md): mean gap 0.17 % w
 0.12 % with 3-s epochs, 0.08 % and 0.10 % with 5-s epochs (two runs): each exchange restarts every
 worker's late-acceptance history from the same solution, so frequent exchanges cost diversity."""
 MAX_EPOCHS = 40
+"""Upper bound on the number of exchanges in one search."""
 DECOMPOSE_MIN_CLIENTS = 1500
 """From this many clients on, every other epoch splits the best solution's routes into one sector
 per worker (:mod:`baton.planning.route_groups`) instead of searching the whole problem twice.
@@ -73,8 +74,8 @@ Measured 2026-12-05 on 2 cores (docs/benchmarks.md): the 10,000-stop day (parts 
 10 min planned 2.5 % cheaper with sectors (one run each); 18 Gehring-Homberger 1,000-client
 instances at 120 s were a tie (9 better, 9 worse), so problems of that size are not split."""
 GOLDEN = 0.381966
-"""Fraction of the routes by which the sectors' seams turn from one split to the next."""
-"""Upper bound on the number of exchanges in one search."""
+"""Fraction of the routes by which the sectors' seams turn from one split to the next (the golden
+section, 1 - 1/phi, so that successive seams spread evenly around the circle)."""
 FINISH_S = 0.1
 """Wall time kept at the end of the budget to collect the last solutions, seconds."""
 
@@ -200,7 +201,7 @@ def _worker(conn: Connection, data: ProblemData, params: ParamsFactory, seed: in
 
 def _sectors(data: ProblemData, best: Solution | None, n: int, epoch: int) -> list[Sector]:
     """The sectors of epoch ``epoch``'s decomposition, or ``[]`` for a whole-problem epoch: every
-    other epoch, from a feasible best, with the seams moved by the golden ratio each time."""
+    other epoch, from a feasible best, with the seams moved by :data:`GOLDEN` each time."""
     if epoch % 2 == 0 or best is None or not best.is_feasible():
         return []
     return sectors(data, best, n, offset=epoch * GOLDEN)
@@ -280,8 +281,7 @@ def parallel_solve(
     end = started + max(0.05, seconds - FINISH_S)
     best: Solution | None = initial_solution
     iterations = improvements = decomposed = sector_epochs = done = 0
-    wanted = data.num_clients >= DECOMPOSE_MIN_CLIENTS if decompose is None else decompose
-    split = wanted
+    split = data.num_clients >= DECOMPOSE_MIN_CLIENTS if decompose is None else decompose
     try:
         for epoch in range(epochs):
             deadline = started + (end - started) * (epoch + 1) / epochs
