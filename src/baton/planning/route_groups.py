@@ -117,9 +117,11 @@ def sectors(data: ProblemData, solution: Solution, parts: int, offset: float = 0
         home = nearest(data.client(members[0]).location) if home is None else home
         client_part.update({c: home for c in members})
     for c in range(data.num_clients):
-        client_part.setdefault(c, nearest(data.client(c).location))
+        if c not in client_part:
+            client_part[c] = nearest(data.client(c).location)
     for s in range(data.num_shipments):
-        shipment_part.setdefault(s, nearest(data.shipment(s).pickup.location))
+        if s not in shipment_part:
+            shipment_part[s] = nearest(data.shipment(s).pickup.location)
     used = Counter(r.vehicle_type() for r in routes)
     counts = [Counter(routes[i].vehicle_type() for i in members) for members in cuts]
     turn = 0
