@@ -96,6 +96,11 @@ def test_a_sector_round_trips_and_improved_sectors_merge_into_a_complete_cheaper
     for sector in sectors(data, start, 2):
         sub = sub_problem(data, sector)
         assert sub.data.num_clients == len(sector.clients)
+        # only the depot's and the sector's locations, the matrices cut down to them
+        assert sub.locations == (0, *sorted(c + 1 for c in sector.clients))
+        assert sub.data.num_locations == 1 + len(sector.clients) < data.num_locations
+        whole, part = data.distance_matrix(0), sub.data.distance_matrix(0)
+        assert all(part[i, j] == whole[a, b] for i, a in enumerate(sub.locations) for j, b in enumerate(sub.locations))
         local = sub.restrict(start)
         assert local.is_complete() and cost(local) == sum(start.routes()[r].distance() for r in sector.routes)
         assert Solution(data, sub.lift(data, local)).routes() == [start.routes()[r] for r in sector.routes]
@@ -158,6 +163,7 @@ def test_groups_stay_whole_and_shipments_stay_with_their_route() -> None:
                                           if data.group(g).clients[0] in sector.clients)
         local = sub.restrict(start)
         assert local.is_feasible()
+        assert cost(local) == sum(start.routes()[r].distance() for r in sector.routes)  # shipments' legs too
         better = solve(sub.data, MaxIterations(200), seed=5, display=False, initial_solution=local).best
         routes.extend(sub.lift(data, better if better.is_feasible() else local))
     merged = Solution(data, routes)

@@ -12,8 +12,9 @@ clients and vehicles form a sub-problem that PyVRP searches on its own.
 :func:`sectors` makes the :class:`Sector` specs (client, shipment and vehicle indices only, cheap
 to send to a worker process); :func:`sub_problem` turns one into a :class:`SubProblem` whose
 :meth:`~SubProblem.restrict` and :meth:`~SubProblem.lift` move solutions between the two
-problems. A sub-problem keeps every location, depot and matrix of the whole problem (clients and
-shipments refer to locations by index, so nothing is copied but their lists). Its vehicles are the
+problems. A sub-problem keeps every depot of the whole problem, and only the locations its depots,
+clients and shipments use, with the matrices cut down to them: each worker builds its own, and a
+copy of the whole matrices per worker would cost as much memory as the problem itself. Its vehicles are the
 sector's routes' vehicles plus a share of the unused ones, so the sectors' solutions always fit the
 fleet together. A client group (an order's alternative time windows) stays whole in the sector of
 its visited member; a shipment (pickup-and-delivery pair) in the sector of the route carrying it.
@@ -25,7 +26,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from pyvrp import Activity, ActivityType, Client, ClientGroup, ProblemData, Route, Solution
+import numpy as np
+from pyvrp import Activity, ActivityType, Client, ClientGroup, Depot, ProblemData, Route, Shipment, Solution
 
 _SHIPMENT_STEPS = (ActivityType.PICKUP, ActivityType.DELIVERY)
 
@@ -143,12 +145,15 @@ def sectors(data: ProblemData, solution: Solution, parts: int, offset: float = 0
 class SubProblem:
     """A :class:`Sector` as a PyVRP problem: ``data`` holds only the sector's clients (sub-client
     ``i`` is whole-problem client ``sector.clients[i]``), shipments (likewise), client groups and
-    vehicle types (sub-type ``k`` is whole-problem type ``vehicle_types[k]``); depots, locations
-    and matrices are the whole problem's."""
+    vehicle types (sub-type ``k`` is whole-problem type ``vehicle_types[k]``), and only the
+    locations these and the depots use (sub-location ``j`` is whole-problem location
+    ``locations[j]``; the matrices are the whole problem's on those rows and columns); the depots
+    are the whole problem's, in the same order."""
 
     data: ProblemData
     sector: Sector
     vehicle_types: tuple[int, ...]
+    locations: tuple[int, ...] = ()
 
     def _moved(self, route: Route, clients: dict[int, int] | tuple[int, ...],
                shipments: dict[int, int] | tuple[int, ...]) -> list[Activity]:
@@ -179,7 +184,14 @@ class SubProblem:
 
 
 def sub_problem(data: ProblemData, sector: Sector) -> SubProblem:
-    """The PyVRP problem of ``sector`` (made by :func:`sectors` on the same ``data``)."""
+    """The PyVRP problem of ``sector`` (made by :func:`sectors` on the same ``data``): its
+    clients, shipments, groups and vehicles, every depot, and the matrices of every routing
+    profile cut down to the locations these use (see :class:`SubProblem`)."""
+    shipments = [data.shipment(s) for s in sector.shipments]
+    used = sorted({d.location for d in data.depots()} | {data.client(c).location for c in sector.clients}
+                  | {step.location for s in shipments for step in (s.pickup, s.delivery)})
+    at = {loc: i for i, loc in enumerate(used)}
+    cut = np.ix_(used, used)
     local = {c: i for i, c in enumerate(sector.clients)}
     groups: list[ClientGroup] = []
     group_index: dict[int, int] = {}
@@ -192,13 +204,25 @@ def sub_problem(data: ProblemData, sector: Sector) -> SubProblem:
     clients = []
     for c in sector.clients:
         k = data.client(c)
-        clients.append(Client(k.location, k.delivery, k.pickup, k.service_duration, k.tw_early, k.tw_late,
+        clients.append(Client(at[k.location], k.delivery, k.pickup, k.service_duration, k.tw_early, k.tw_late,
                               k.release_time, k.prize, k.required,
                               None if k.group is None else group_index[k.group], name=k.name))
     types = [data.vehicle_type(t).replace(num_available=n) for t, n in sector.vehicles]
-    sub = data.replace(clients=clients, vehicle_types=types, groups=groups,
-                       shipments=[data.shipment(s) for s in sector.shipments])
-    return SubProblem(sub, sector, tuple(t for t, _ in sector.vehicles))
+    distances = [data.distance_matrix(p)[cut] for p in range(data.num_profiles)]
+    durations = [data.duration_matrix(p)[cut] for p in range(data.num_profiles)]
+    sub = ProblemData(
+        locations=[data.location(loc) for loc in used],
+        clients=clients,
+        depots=[Depot(at[d.location], d.tw_early, d.tw_late, d.service_duration, name=d.name) for d in data.depots()],
+        vehicle_types=types,
+        distance_matrices=distances,  # type: ignore[arg-type]  # the stubs' ndarray[int] is no shape
+        duration_matrices=durations,  # type: ignore[arg-type]
+        groups=groups,
+        shipments=[Shipment(at[s.pickup.location], at[s.delivery.location], s.pickup.tw_early, s.pickup.tw_late,
+                            s.pickup.service_duration, s.delivery.tw_early, s.delivery.tw_late,
+                            s.delivery.service_duration, s.amount, s.prize, s.required, name=s.name)
+                   for s in shipments])
+    return SubProblem(sub, sector, tuple(t for t, _ in sector.vehicles), tuple(used))
 
 
 __all__ = ["Sector", "SubProblem", "sectors", "sub_problem"]
