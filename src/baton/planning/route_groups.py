@@ -153,7 +153,7 @@ class SubProblem:
     data: ProblemData
     sector: Sector
     vehicle_types: tuple[int, ...]
-    locations: tuple[int, ...] = ()
+    locations: tuple[int, ...]
 
     def _moved(self, route: Route, clients: dict[int, int] | tuple[int, ...],
                shipments: dict[int, int] | tuple[int, ...]) -> list[Activity]:
