@@ -114,6 +114,29 @@ def test_a_sector_round_trips_and_improved_sectors_merge_into_a_complete_cheaper
     assert Counter(r.vehicle_type() for r in merged.routes())[0] <= data.vehicle_type(0).num_available
 
 
+def test_a_sub_problem_cuts_every_profiles_distance_and_duration_matrices() -> None:
+    data = ring_data()
+    n = data.num_locations
+    base = data.distance_matrix(0)
+    slow = [[3 * int(x) for x in row] for row in base.tolist()]  # a second profile, and durations unlike distances
+    dist = [[int(x) for x in row] for row in base.tolist()]
+    dur = [[int(x) + 7 * (i != j) for j, x in enumerate(row)] for i, row in enumerate(base.tolist())]
+    two = data.replace(vehicle_types=[VehicleType(num_available=15, capacity=[24], profile=p) for p in (0, 1)],
+                       distance_matrices=[dist, slow], duration_matrices=[dur, slow])  # type: ignore[list-item]
+    start = solve(two, MaxIterations(50), seed=1, display=False).best
+    for sector in sectors(two, start, 2):
+        sub = sub_problem(two, sector)
+        assert sub.data.num_profiles == 2 and sub.data.num_locations < n
+        at = list(sub.locations)
+        for p in (0, 1):
+            assert (sub.data.distance_matrix(p) == two.distance_matrix(p)[at][:, at]).all()
+            assert (sub.data.duration_matrix(p) == two.duration_matrix(p)[at][:, at]).all()
+        assert [sub.data.location(i).x for i in range(sub.data.num_locations)] == [two.location(a).x for a in at]
+        local = sub.restrict(start)
+        assert cost(local) == sum(start.routes()[r].distance() for r in sector.routes)
+        assert local.duration() == sum(start.routes()[r].duration() for r in sector.routes)
+
+
 def test_clients_left_out_go_to_the_nearest_sector() -> None:
     data = ring_data(prize_every=4)
     optional = [c for c in range(data.num_clients) if not data.client(c).required]
