@@ -151,7 +151,8 @@ def with_groups_and_shipments(data: ProblemData) -> ProblemData:
     """``data`` with every 5th client turned into a group of two alternatives (its own location
     or the next client's, as an order with two time windows) and four shipments (pickup at one
     ring client's location, delivery at the opposite one)."""
-    clients, groups = [], []
+    clients: list[Client] = []
+    groups: list[ClientGroup] = []
     for c in range(data.num_clients):
         k = data.client(c)
         if c % 5 == 0 and c + 1 < data.num_clients:
