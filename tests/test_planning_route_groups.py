@@ -4,6 +4,7 @@ parallel search that use it."""
 from __future__ import annotations
 
 import math
+import pickle
 from collections import Counter
 
 import pytest
@@ -135,6 +136,20 @@ def test_a_sub_problem_cuts_every_profiles_distance_and_duration_matrices() -> N
         local = sub.restrict(start)
         assert cost(local) == sum(start.routes()[r].distance() for r in sector.routes)
         assert local.duration() == sum(start.routes()[r].duration() for r in sector.routes)
+
+
+def test_restrict_takes_a_solution_that_came_through_pickle_with_its_fixed_costs() -> None:
+    """The parallel search's workers receive the best solution by pickle, which in PyVRP 0.14.1 drops
+    the fixed vehicle cost from a solution's cost; a restricted sector must cost what it should."""
+    data = ring_data()
+    data = data.replace(vehicle_types=[VehicleType(num_available=30, capacity=[24], fixed_cost=1000)])
+    start = solve(data, MaxIterations(50), seed=1, display=False).best
+    unpickled = pickle.loads(pickle.dumps(start))
+    assert cost(unpickled) < cost(start)  # the PyVRP behaviour this guards against
+    for sector in sectors(data, start, 2):
+        sub = sub_problem(data, sector)
+        assert cost(sub.restrict(unpickled)) == cost(sub.restrict(start)) == sum(
+            start.routes()[r].distance() + 1000 for r in sector.routes)
 
 
 def test_clients_left_out_go_to_the_nearest_sector() -> None:

@@ -179,7 +179,7 @@ def _worker(conn: Connection, data: ProblemData, params: ParamsFactory, seed: in
             deadline, start, sector = message
             if sector is not None:
                 sub = sub_problem(data, sector)
-                sub_start = sub.restrict(_rebuilt(data, start))
+                sub_start = sub.restrict(start)  # new routes from the visits: no _rebuilt needed
                 search = IteratedLocalSearch(sub.data, pm, _local_search(sub.data, p, rng), sub_start, p.ils)
                 result = search.run(_Deadline(deadline), collect_stats=False)
                 found = result.best if _key(result.best) <= _key(sub_start) else sub_start

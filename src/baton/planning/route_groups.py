@@ -169,7 +169,9 @@ class SubProblem:
 
     def restrict(self, whole: Solution) -> Solution:
         """The sector's routes of ``whole`` (a solution of the whole problem) as a solution of
-        this sub-problem."""
+        this sub-problem. Only the routes' visits and vehicle types are read and the routes are
+        built anew, so ``whole`` may have come through ``pickle`` (whose solutions leave their fixed
+        vehicle costs out of their cost in PyVRP 0.14.1, :func:`baton.planning.parallel._rebuilt`)."""
         clients = {c: i for i, c in enumerate(self.sector.clients)}
         shipments = {s: i for i, s in enumerate(self.sector.shipments)}
         types = {t: k for k, t in enumerate(self.vehicle_types)}
