@@ -39,6 +39,7 @@ def serve(
     os.environ["BATON_DATABASE_URL"] = url  # the worker processes build the app from the environment
     if ingest_process:
         os.environ["BATON_INGEST_PROCESS"] = "1"
+    os.environ["BATON_SERVER_WORKERS"] = str(workers)  # live orchestration needs one process (routes_live)
     migrate(make_engine(url))
     resolve_secret_key()  # fail early in production without BATON_SECRET_KEY; create the dev key once
     if workers > 1 and not os.environ.get("BATON_REDIS_URL"):

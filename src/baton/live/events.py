@@ -80,8 +80,9 @@ class TrafficReported(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class VehicleBrokeDown(Event):
-    """A vehicle stopped for the day at ``(lat, lng)``; ``moved`` orders went to other routes,
-    ``unassigned`` could not, ``transferred`` were on board and go back to the depot for reload."""
+    """A vehicle is out for the day (``reason``: ``breakdown``, ``driver_unavailable``, ...);
+    ``moved`` orders went to other routes, ``unassigned`` could not, ``transferred`` were on board and
+    go back to the depot for reload (none when the van had not been loaded)."""
 
     name: ClassVar[str] = "live.vehicle_broke_down"
     aggregate: ClassVar[str] = "route"
@@ -90,6 +91,7 @@ class VehicleBrokeDown(Event):
     moved: list[str]
     unassigned: list[str]
     transferred: list[str]
+    reason: str = "breakdown"  # events stored before the field existed read back as breakdowns
 
 
 @dataclass(frozen=True, kw_only=True)

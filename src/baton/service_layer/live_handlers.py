@@ -232,7 +232,7 @@ def report_breakdown(cmd: commands.ReportBreakdown, uow: AbstractUnitOfWork,
             publish(uow, board, changed, "breakdown", cmd.at)
         uow.record(VehicleBrokeDown(occurred_at=cmd.at, actor=cmd.actor, route_id=route.id,
                                     vehicle_id=route.vehicle_id, moved=moved, unassigned=left,
-                                    transferred=transferred))
+                                    transferred=transferred, reason=cmd.reason))
         uow.commit()
     return moved, left
 

@@ -51,6 +51,18 @@ class MessageBus:
         self._publish()
         return result
 
+    def deliver(self, event: Event) -> None:
+        """Hand this bus's subscribers of ``type(event)`` an event another bus committed (a relay
+        between buses of one organisation, e.g. a driver's stop reaching the live board), then fan out
+        what they committed. Catch-all subscribers (``subscribe(None, ...)``) are not called: they
+        saw the event on its own bus."""
+        for fn in self._subscribers.get(type(event), ()):
+            try:
+                fn(event)
+            except Exception:  # as in _publish: the other bus's command stays committed
+                log.exception("event handler %s failed on relayed %s", fn, event.name)
+        self._publish()
+
     def _publish(self) -> None:
         for event in self.uow.collect_new_events():
             for fn in (*self._subscribers.get(type(event), ()), *self._any):

@@ -22,7 +22,15 @@ from fastapi.responses import HTMLResponse
 
 from baton import __version__
 from baton.adapters.travel.base import TravelTimeProvider
-from baton.entrypoints.api import features, routes_auth, routes_fleet, routes_ops, routes_orders, routes_plans
+from baton.entrypoints.api import (
+    features,
+    routes_auth,
+    routes_fleet,
+    routes_live,
+    routes_ops,
+    routes_orders,
+    routes_plans,
+)
 from baton.entrypoints.api.context import ApiContext, ApiSettings
 from baton.entrypoints.api.errors import install_error_handlers
 
@@ -88,7 +96,7 @@ def create_app(
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (routes_auth, routes_orders, routes_fleet, routes_plans, routes_ops):
+    for module in (routes_auth, routes_orders, routes_fleet, routes_plans, routes_live, routes_ops):
         api.include_router(module.router)
 
     @api.get("/health", tags=["operations"], summary="Liveness and database check (no authentication)")

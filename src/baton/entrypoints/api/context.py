@@ -21,6 +21,7 @@ from baton.adapters.travel import make_provider
 from baton.adapters.travel.base import TravelTimeProvider
 from baton.domain.events import Event
 from baton.entrypoints.api.accounts import AccountStore
+from baton.entrypoints.api.live_runtime import LiveRuntime, LiveRuntimes
 from baton.entrypoints.api.security import DEFAULT_TOKEN_TTL_S, TokenService, resolve_secret_key
 from baton.service_layer.handlers import Dependencies
 from baton.service_layer.messagebus import MessageBus
@@ -86,6 +87,10 @@ class ApiContext:
     secret: str
     pubsub: PubSub
     extra: dict[str, Any] = field(default_factory=dict)
+    live: LiveRuntimes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.live = LiveRuntimes(lambda org_id: LiveRuntime(self.bus(org_id, relay=False)))
 
     @classmethod
     def build(cls, settings: ApiSettings, travel: TravelTimeProvider | None = None) -> ApiContext:
@@ -113,8 +118,10 @@ class ApiContext:
         """A unit of work confined to ``org_id`` (for reads)."""
         return SqlAlchemyUnitOfWork(self.sessions, org_id=org_id)
 
-    def bus(self, org_id: str) -> MessageBus:
-        """A message bus confined to ``org_id``; its committed events are published live."""
+    def bus(self, org_id: str, *, relay: bool = True) -> MessageBus:
+        """A message bus confined to ``org_id``; its committed events are published live and, with
+        ``relay`` (every bus but the live board's own), handed to the organisation's live board
+        when its day is being orchestrated (:mod:`baton.entrypoints.api.live_runtime`)."""
         bus = MessageBus(self.uow(org_id), Dependencies(travel=self.travel))
         channel = self.channel(org_id)
 
@@ -122,7 +129,18 @@ class ApiContext:
             self.pubsub.publish(channel, event_message(event))
 
         bus.subscribe(None, publish)
+        if relay:
+            def to_live(event: Event) -> None:
+                runtime = self.live.get(org_id)
+                if runtime is not None:
+                    runtime.relay(event)
+
+            bus.subscribe(None, to_live)
         return bus
+
+    def live_runtime(self, org_id: str) -> LiveRuntime:
+        """The organisation's live board and its bus (created on first use)."""
+        return self.live.for_org(org_id)
 
     def close(self) -> None:
         self.pubsub.close()

@@ -1,0 +1,75 @@
+"""Live orchestration in an API process: one live board per organisation, fed by every bus.
+
+The live board (:class:`~baton.live.board.LiveBoard`) is the in-memory state of the day that the
+fast path repairs: where each van is, what it has done, the stop it drives to. In the API each
+request gets its own message bus, so the board lives on one long-lived bus per organisation
+(:class:`LiveRuntime`); live commands (start, traffic, breakdown, new orders during the day) go
+through it, and every event any other bus of the organisation commits (a driver's arrival, an order
+cancelled or changed) is relayed to it (:meth:`LiveRuntime.relay`), so the board follows the day
+and repairs the plan on its own. One lock per organisation serialises the board's work.
+
+The board is in this process's memory: run the API as one process (``baton serve`` does) for live
+orchestration; a second process would not see the first one's board.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from baton.domain.events import Event
+from baton.live.board import LiveBoard
+from baton.service_layer import commands
+from baton.service_layer.live_reactions import enable_live
+from baton.service_layer.messagebus import MessageBus
+
+
+class LiveRuntime:
+    """The live board of one organisation on its own bus (``mode="baton"``: Baton repairs)."""
+
+    def __init__(self, bus: MessageBus) -> None:
+        self.bus = bus
+        self.board: LiveBoard = enable_live(bus, "baton")
+        self.lock = threading.RLock()
+
+    @property
+    def active(self) -> bool:
+        """Whether the day is being orchestrated (after ``StartLive``)."""
+        return self.board.plan is not None
+
+    def handle(self, command: commands.Command) -> Any:
+        """Run one live command on the board's bus (under the organisation's lock)."""
+        with self.lock:
+            return self.bus.handle(command)
+
+    def relay(self, event: Event) -> None:
+        """An event another bus of the organisation committed; ignored until the day is started."""
+        if not self.active:
+            return
+        with self.lock:
+            self.bus.deliver(event)
+
+
+class LiveRuntimes:
+    """One :class:`LiveRuntime` per organisation, made by ``factory(org_id)`` on first use. Thread-safe."""
+
+    def __init__(self, factory: Callable[[str], LiveRuntime]) -> None:
+        self.factory = factory
+        self._runtimes: dict[str, LiveRuntime] = {}
+        self._guard = threading.Lock()
+
+    def for_org(self, org_id: str) -> LiveRuntime:
+        """The runtime of ``org_id``, created on first use."""
+        with self._guard:
+            runtime = self._runtimes.get(org_id)
+            if runtime is None:
+                runtime = self._runtimes[org_id] = self.factory(org_id)
+            return runtime
+
+    def get(self, org_id: str) -> LiveRuntime | None:
+        """The runtime of ``org_id`` if it exists (never creates one)."""
+        return self._runtimes.get(org_id)
+
+
+__all__ = ["LiveRuntime", "LiveRuntimes"]
