@@ -27,6 +27,14 @@ def live_day() -> DemoDay:
 
 def live_setup(db_url: str, day: DemoDay) -> tuple[MessageBus, LiveBoard]:
     """Fleet and orders stored, planned (1 s, 300 iterations), live board started at 07:00."""
+    bus = planned_bus(db_url, day)
+    board = enable_live(bus, "baton")
+    bus.handle(commands.StartLive(at=day.day_start + timedelta(hours=7)))
+    return bus, board
+
+
+def planned_bus(db_url: str, day: DemoDay) -> MessageBus:
+    """A bus with ``day``'s fleet and orders stored and planned (1 s, 300 iterations); no live board."""
     bus = bootstrap(db_url, travel=make_provider("great-circle"))
     t0 = day.day_start
     bus.handle(commands.RegisterFleet(at=t0 + timedelta(hours=6), depots=[day.depot], vehicles=day.vehicles,
@@ -34,9 +42,7 @@ def live_setup(db_url: str, day: DemoDay) -> tuple[MessageBus, LiveBoard]:
     bus.handle(commands.CreateOrders(at=t0 + timedelta(hours=6), orders=[replace(o, events=[]) for o in day.orders]))
     bus.handle(commands.PlanOrders(at=t0 + timedelta(hours=6.5), day_start=t0,
                                    options=PlanningOptions(time_limit_s=1, seed=1, max_iterations=300)))
-    board = enable_live(bus, "baton")
-    bus.handle(commands.StartLive(at=t0 + timedelta(hours=7)))
-    return bus, board
+    return bus
 
 
 def new_order(day: DemoDay, oid: str, hours: tuple[float, float] = (9, 16), near: int = 0,

@@ -4,6 +4,7 @@ organisation, fed by every bus of the API)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -109,6 +110,10 @@ def test_the_day_is_repaired_live_through_the_api(api: tuple[TestClient, Tenant]
                for e in events)
     done = _stops(client, admin, rid)[0]
     assert done["order_id"] == first and done["actual_departure"]
+    van = client.get(f"/api/v1/routes/{rid}", headers=admin).json()["vehicle_id"]
+    ping = {"vehicle_id": van, "device_id": "phone", "lat": -15.79, "lng": -47.88, "accuracy_m": 5,
+            "ts": datetime.now(TZ).isoformat()}
+    assert client.post("/api/v1/execution/positions", headers=admin, json=ping).status_code == 202
 
     # a cancellation through the orders endpoint reaches the live board: the stop leaves its route
     gone = next(o for o in before if o not in ("late-1", first))
@@ -135,6 +140,14 @@ def test_the_day_is_repaired_live_through_the_api(api: tuple[TestClient, Tenant]
     (broke,) = [e for e in events if e["name"] == "live.vehicle_broke_down"]
     assert broke["payload"]["reason"] == "driver_unavailable" and broke["payload"]["transferred"] == []
     assert {"live.route_replanned", "live.traffic_reported"} <= {e["name"] for e in events}
+    # execution follows the re-planned route: the moved orders get ETAs from the van's position
+    etas: set[str] = set()
+    for _ in range(50):
+        etas = {e["order_id"] for e in client.get(f"/api/v1/execution/routes/{rid}/etas", headers=admin).json()}
+        if set(moved) <= etas:
+            break
+        time.sleep(0.1)
+    assert set(moved) <= etas and gone not in etas
     r = client.post("/api/v1/live/routes/nope/breakdown", headers=dispatcher, json={})
     assert r.status_code == 404
 

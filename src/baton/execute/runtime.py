@@ -19,11 +19,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from baton.domain.events import Event
 from baton.execute.ingest_process import IngestProcess
 from baton.execute.pings import IngestResult, pings_of_json
 from baton.execute.service import ExecutionService
@@ -67,6 +69,19 @@ class ExecutionRuntime:
         self._use_process = ingest_process
         self._process: IngestProcess | None = None
         self._starting = threading.Lock()
+        self._foreign: deque[Event] = deque()  # events of other buses, handed over under the lock
+
+    def foreign(self, event: Event) -> None:
+        """An event another bus committed that execution must see (``live.route_replanned``: reload the
+        route; ``live.vehicle_broke_down``: open its exceptions). Thread-safe and never blocks: it is
+        handed to :meth:`ExecutionService.on_foreign_event` under the tracking lock at the next ingest
+        or refresh pass (within ``interval_s``)."""
+        self._foreign.append(event)
+
+    def _take_foreign(self) -> None:
+        """Hand queued foreign events to the service (call with :attr:`lock` held)."""
+        while self._foreign:
+            self.service.on_foreign_event(self._foreign.popleft())
 
     def ingest(self, pings: Sequence[object]) -> IngestResult:
         """Validate, store and observe a batch of raw pings (see the module docstring); raises what the
@@ -113,6 +128,7 @@ class ExecutionRuntime:
         while self._refresh_waiting.is_set():  # the refresher goes first: it bounds the ETA lag
             time.sleep(0.001)
         with self.lock:
+            self._take_foreign()
             service.observe(result.stored, received)
             c = self.counters
             c.ingest_s += time.perf_counter() - started
@@ -132,6 +148,7 @@ class ExecutionRuntime:
             with self.lock:
                 self._refresh_waiting.clear()
                 started = time.perf_counter()
+                self._take_foreign()
                 self.service.refresh(datetime.now(UTC))
                 self.counters.refresh_passes += 1
                 self.counters.refresh_s += time.perf_counter() - started
@@ -163,6 +180,7 @@ class ExecutionRuntime:
             try:
                 if time.monotonic() - last_tick >= self.tick_s:
                     with self.lock:
+                        self._take_foreign()
                         self.service.tick(datetime.now(UTC))
                     last_tick = time.monotonic()
                 else:

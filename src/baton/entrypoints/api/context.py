@@ -90,7 +90,7 @@ class ApiContext:
     live: LiveRuntimes = field(init=False)
 
     def __post_init__(self) -> None:
-        self.live = LiveRuntimes(lambda org_id: LiveRuntime(self.bus(org_id, relay=False)))
+        self.live = LiveRuntimes(lambda org_id, forward: LiveRuntime(self.bus(org_id, relay=False), forward))
 
     @classmethod
     def build(cls, settings: ApiSettings, travel: TravelTimeProvider | None = None) -> ApiContext:

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 
+from baton.domain.events import Event
 from baton.entrypoints.api.access import Principal
 from baton.entrypoints.api.auth import authenticate
 from baton.entrypoints.api.context import ApiContext
@@ -79,6 +80,7 @@ def mount_execution(app: FastAPI, ctx: ApiContext, api_prefix: str) -> None:
     are started by :func:`start_features`. Each accepted batch of GPS pings is also published live on the
     organisation's channel (:func:`positions_message`)."""
     from baton.entrypoints import api_execute
+    from baton.entrypoints.api.live_runtime import LiveRepair
     from baton.execute.pings import IngestResult
     from baton.execute.runtime import ExecutionRuntime, TenantRuntimes
     from baton.execute.service import ExecutionService
@@ -93,7 +95,22 @@ def mount_execution(app: FastAPI, ctx: ApiContext, api_prefix: str) -> None:
             if message is not None and result.accepted:
                 ctx.pubsub.publish(ctx.channel(self.org_id), message)
 
-    app.state.execution = TenantRuntimes(lambda org_id: PublishingRuntime(ExecutionService(ctx.bus(org_id)), org_id))
+    def runtime_of(org_id: str) -> PublishingRuntime:
+        """The organisation's execution over its own bus; routes at risk are repaired by the live board
+        while the day is orchestrated (:class:`LiveRepair`)."""
+        holder: list[ExecutionService] = []
+        repair = LiveRepair(ctx.live, org_id, lambda rid: holder[0].vehicle_pace(rid),
+                            current_leg=lambda rid, at: holder[0].current_leg(rid, at))
+        holder.append(ExecutionService(ctx.bus(org_id), replanner=repair))
+        return PublishingRuntime(holder[0], org_id)
+
+    def to_execution(org_id: str, event: Event) -> None:
+        runtime = app.state.execution.get(org_id)
+        if runtime is not None:
+            runtime.foreign(event)
+
+    app.state.execution = TenantRuntimes(runtime_of)
+    ctx.live.listeners.append(to_execution)  # re-planned routes and breakdowns reach execution
     secured = APIRouter(prefix=f"{api_prefix}/execution", dependencies=[Depends(_execution_access)])
     secured.include_router(api_execute.router)
     app.include_router(secured)

@@ -122,7 +122,10 @@ def traffic(request: Request, body: TrafficIn, principal: Dispatcher) -> dict[st
 @router.post("/routes/{route_id}/breakdown", summary="A vehicle is out for the day: its stops go to other vans")
 def breakdown(request: Request, route_id: str, principal: Dispatcher,
               body: BreakdownIn | None = None) -> dict[str, Any]:
-    """Answers ``{"moved": [...], "unassigned": [...]}`` (order ids). 404 for an unknown route."""
+    """Answers ``{"moved": [...], "unassigned": [...]}`` (order ids). 404 for a route the caller's
+    organisation does not have, 409 before ``/live/start``."""
+    with context(request).uow(principal.org_id) as uow:
+        uow.plans.get_route(route_id)  # NotFound → 404, whether or not the day is orchestrated
     runtime = _started(request, principal)
     moved, left = runtime.handle(commands.ReportBreakdown(
         at=now(), actor=principal.actor, route_id=route_id, reason=(body or BreakdownIn()).reason))
