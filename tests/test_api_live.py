@@ -5,7 +5,7 @@ organisation, fed by every bus of the API)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from test_api_support import Tenant, make_app, make_tenant, order_body
+from test_api_support import Tenant, make_app, make_tenant, order_body, seed_today
 
 TZ = ZoneInfo("America/Sao_Paulo")
 
@@ -25,43 +25,28 @@ def api(db_url: str) -> Iterator[tuple[TestClient, Tenant]]:
         yield client, make_tenant(app, client, "acme")
 
 
-def _today(client: TestClient, headers: dict[str, str], orders: int = 8) -> tuple[dict[str, Any], datetime]:
-    """Two vans of 6 parcels on shift from an hour ago, ``orders`` orders due in the next hours, and a
-    plan (which needs both vans)."""
-    now = datetime.now(TZ).replace(microsecond=0)
-    r = client.post("/api/v1/depots", headers=headers, json={
-        "id": "dep-1", "name": "CD Brasília", "lat": -15.657, "lng": -47.803, "timezone": "America/Sao_Paulo"})
-    assert r.status_code == 201, r.text
-    for k in (1, 2):
-        r = client.post("/api/v1/vehicles", headers=headers, json={
-            "id": f"van-{k}", "capacity": {"parcels": 6, "weight_kg": 600}, "start_depot_id": "dep-1",
-            "costs": {"per_km": 1.2, "per_hour": 30, "fixed_per_day": 100}})
-        assert r.status_code == 201, r.text
-        r = client.post("/api/v1/drivers", headers=headers, json={
-            "id": f"drv-{k}", "name": f"Driver {k}", "vehicle_id": f"van-{k}",
-            "shift_start": (now - timedelta(hours=1)).isoformat(),
-            "shift_end": (now + timedelta(hours=11)).isoformat()})
-        assert r.status_code == 201, r.text
-    window = [{"start": (now + timedelta(hours=1)).isoformat(), "end": (now + timedelta(hours=9)).isoformat()}]
-    rows = [order_body(f"o-{i}", -15.79 + 0.02 * (i % 4), -47.88 + 0.03 * (i // 4), time_windows=window)
-            for i in range(orders)]
-    r = client.post("/api/v1/orders/batch", headers=headers, json={"orders": rows})
-    assert r.status_code == 200 and not r.json()["errors"], r.text
-    r = client.post("/api/v1/plans", headers=headers, json={"time_limit_s": 1})
-    assert r.status_code == 201, r.text
-    return r.json(), now
-
-
 def _stops(client: TestClient, headers: dict[str, str], route_id: str) -> list[dict[str, Any]]:
     r = client.get(f"/api/v1/routes/{route_id}", headers=headers)
     assert r.status_code == 200, r.text
     return [s for s in r.json()["stops"] if s["order_id"]]
 
 
+def _etas(client: TestClient, headers: dict[str, str], route_id: str, done: Callable[[set[str]], bool],
+          timeout_s: float = 20.0) -> set[str]:
+    """The orders of ``route_id`` with a stored ETA once ``done(them)`` (execution's refresher runs
+    every 0.2 s), or what there is after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = {e["order_id"] for e in client.get(f"/api/v1/execution/routes/{route_id}/etas", headers=headers).json()}
+        if done(got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
+
+
 def test_the_day_is_repaired_live_through_the_api(api: tuple[TestClient, Tenant]) -> None:
     client, t = api
     admin, dispatcher = t.headers["admin"], t.headers["dispatcher"]
-    plan, now = _today(client, admin)
+    plan, now = seed_today(client, admin)
     assert plan["unassigned"] == [] and len(plan["routes"]) == 2
     assert client.get("/api/v1/live", headers=t.headers["viewer"]).json()["active"] is False
     span = {"start": now.isoformat(), "end": (now + timedelta(hours=4)).isoformat()}
@@ -113,7 +98,9 @@ def test_the_day_is_repaired_live_through_the_api(api: tuple[TestClient, Tenant]
     van = client.get(f"/api/v1/routes/{rid}", headers=admin).json()["vehicle_id"]
     ping = {"vehicle_id": van, "device_id": "phone", "lat": -15.79, "lng": -47.88, "accuracy_m": 5,
             "ts": datetime.now(TZ).isoformat()}
-    assert client.post("/api/v1/execution/positions", headers=admin, json=ping).status_code == 202
+    r = client.post("/api/v1/execution/positions", headers=admin, json=ping)
+    assert r.status_code == 202 and r.json()["accepted"] == 1, r.text
+    assert _etas(client, admin, rid, lambda got: bool(got)), "no ETA from the van's fix"
 
     # a cancellation through the orders endpoint reaches the live board: the stop leaves its route
     gone = next(o for o in before if o not in ("late-1", first))
@@ -135,18 +122,13 @@ def test_the_day_is_repaired_live_through_the_api(api: tuple[TestClient, Tenant]
         route_id = client.get(f"/api/v1/orders/{o}", headers=admin).json()["route_id"]
         assert route_id != other and o in [s["order_id"] for s in _stops(client, admin, route_id)]
     status = client.get("/api/v1/live", headers=admin).json()
-    assert {u["order_id"] for u in status["unassigned"]} >= set(left)
+    assert {u["order_id"] for u in status["unassigned"]} >= set(left) and status["closed_routes"] == [other]
     events = client.get("/api/v1/events", headers=admin, params={"limit": 1000}).json()
     (broke,) = [e for e in events if e["name"] == "live.vehicle_broke_down"]
     assert broke["payload"]["reason"] == "driver_unavailable" and broke["payload"]["transferred"] == []
     assert {"live.route_replanned", "live.traffic_reported"} <= {e["name"] for e in events}
     # execution follows the re-planned route: the moved orders get ETAs from the van's position
-    etas: set[str] = set()
-    for _ in range(50):
-        etas = {e["order_id"] for e in client.get(f"/api/v1/execution/routes/{rid}/etas", headers=admin).json()}
-        if set(moved) <= etas:
-            break
-        time.sleep(0.1)
+    etas = _etas(client, admin, rid, lambda got: set(moved) <= got)
     assert set(moved) <= etas and gone not in etas
     r = client.post("/api/v1/live/routes/nope/breakdown", headers=dispatcher, json={})
     assert r.status_code == 404
@@ -155,7 +137,7 @@ def test_the_day_is_repaired_live_through_the_api(api: tuple[TestClient, Tenant]
 def test_live_orchestration_refuses_a_server_of_several_processes(api: tuple[TestClient, Tenant],
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     client, t = api
-    _today(client, t.headers["admin"])
+    seed_today(client, t.headers["admin"])
     monkeypatch.setenv("BATON_SERVER_WORKERS", "3")
     r = client.post("/api/v1/live/start", headers=t.headers["dispatcher"])
     assert r.status_code == 409 and "--workers 1" in r.json()["detail"]

@@ -4,8 +4,11 @@ organisations with one user per role, and valid request bodies around Brasília.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import httpx
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -91,3 +94,30 @@ def seed_day(client: TestClient, headers: dict[str, str], orders: int = 6) -> di
     assert r.status_code == 201, r.text
     plan: dict[str, Any] = r.json()
     return plan
+
+
+def seed_today(client: httpx.Client, headers: dict[str, str], orders: int = 8) -> tuple[dict[str, Any], datetime]:
+    """Two vans of 6 parcels on shift from an hour ago, ``orders`` orders due in the next hours, and a
+    plan (which needs both vans)."""
+    now = datetime.now(ZoneInfo("America/Sao_Paulo")).replace(microsecond=0)
+    r = client.post("/api/v1/depots", headers=headers, json={
+        "id": "dep-1", "name": "CD Brasília", "lat": -15.657, "lng": -47.803, "timezone": "America/Sao_Paulo"})
+    assert r.status_code == 201, r.text
+    for k in (1, 2):
+        r = client.post("/api/v1/vehicles", headers=headers, json={
+            "id": f"van-{k}", "capacity": {"parcels": 6, "weight_kg": 600}, "start_depot_id": "dep-1",
+            "costs": {"per_km": 1.2, "per_hour": 30, "fixed_per_day": 100}})
+        assert r.status_code == 201, r.text
+        r = client.post("/api/v1/drivers", headers=headers, json={
+            "id": f"drv-{k}", "name": f"Driver {k}", "vehicle_id": f"van-{k}",
+            "shift_start": (now - timedelta(hours=1)).isoformat(),
+            "shift_end": (now + timedelta(hours=11)).isoformat()})
+        assert r.status_code == 201, r.text
+    window = [{"start": (now + timedelta(hours=1)).isoformat(), "end": (now + timedelta(hours=9)).isoformat()}]
+    rows = [order_body(f"o-{i}", -15.79 + 0.02 * (i % 4), -47.88 + 0.03 * (i // 4), time_windows=window)
+            for i in range(orders)]
+    r = client.post("/api/v1/orders/batch", headers=headers, json={"orders": rows})
+    assert r.status_code == 200 and not r.json()["errors"], r.text
+    r = client.post("/api/v1/plans", headers=headers, json={"time_limit_s": 1})
+    assert r.status_code == 201, r.text
+    return r.json(), now

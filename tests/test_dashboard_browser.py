@@ -26,7 +26,7 @@ from baton.intake.loggi import load_loggi_day
 from baton.planning.problem import PlanningOptions
 from baton.service_layer import commands
 from services import free_port
-from test_api_support import PASSWORD, make_app
+from test_api_support import PASSWORD, make_app, seed_today
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
@@ -188,3 +188,53 @@ def _settled_refreshes(page: Any, quiet_s: float = 1.5) -> int:
         elif time.monotonic() - since >= quiet_s:
             return now
         time.sleep(0.1)
+
+
+def test_dashboard_starts_live_orchestration_and_takes_a_van_out(live_server: tuple[str, Any]) -> None:
+    base, ctx = live_server
+    ctx.accounts.create_user("default", "admin@example.com", PASSWORD, "admin")
+    with httpx.Client(base_url=base) as http:
+        token = http.post("/api/v1/auth/token",
+                          data={"username": "admin@example.com", "password": PASSWORD}).json()["access_token"]
+        plan, _now = seed_today(http, {"Authorization": f"Bearer {token}"})
+    out = plan["routes"][0]
+    stranded = set(out["stops"][i]["order_id"] for i in range(len(out["stops"])) if out["stops"][i]["order_id"])
+
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("dialog", lambda d: d.accept("driver_unavailable"))
+        page.goto(base + "/login")
+        page.fill("input[name=email]", "dispatch@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#kpis .tile")
+        assert page.locator("#live-orch").inner_text() == "Orchestrate live"
+        assert page.locator("#fleet button[data-out]").count() == 0  # only while the day is orchestrated
+
+        page.click("#live-orch")
+        page.wait_for_selector("#live-orch.on")
+        assert page.locator("#live-orch").inner_text() == "Orchestrating live"
+        page.wait_for_selector("#fleet button[data-out]")
+        assert page.locator("#fleet button[data-out]").count() == 2
+        page.click(f"#fleet button[data-out='{out['id']}']")
+        row = page.locator(f"#fleet tr[data-vehicle='{out['vehicle_id']}']")
+        page.wait_for_function(f"document.querySelector(\"#fleet tr[data-vehicle='{out['vehicle_id']}']\")"
+                               "?.dataset.result !== undefined")
+        result = row.get_attribute("data-result") or ""
+        assert result.endswith("unassigned") and "moved" in result
+        with ctx.uow("default") as uow:
+            (event,) = [e for e in uow.events_for(out["id"]) if e.name == "live.vehicle_broke_down"]
+            route = uow.plans.get_route(out["id"])
+        assert event.payload()["reason"] == "driver_unavailable"
+        assert set(event.payload()["moved"]) | set(event.payload()["unassigned"]) == stranded
+        assert route.order_ids == []
+        page.wait_for_selector(f"#fleet tr[data-vehicle='{out['vehicle_id']}'] td:last-child .muted")  # "out"
+        assert page.locator("#fleet button[data-out]").count() == 1
+        assert page.evaluate("(a => a.scrollWidth <= a.clientWidth)(document.querySelector('aside'))")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-live.png"), full_page=True)
+        assert errors == []
+        browser.close()

@@ -423,6 +423,7 @@ class ExecutionService:
                     for order_id in sorted(gone):
                         records.delete_eta(route_id, order_id)
                     self.uow.commit()
+            self._computed.pop(state.vehicle_id, None)  # new stops: the last computation no longer stands
             self._dirty.setdefault(state.vehicle_id, time.monotonic())
 
     def _quiet_track(self, route_id: str) -> None:

@@ -82,14 +82,17 @@ def _started(request: Request, principal: Principal) -> LiveRuntime:
 
 def _status(runtime: LiveRuntime | None) -> dict[str, Any]:
     if runtime is None or runtime.board.plan is None:
-        return {"active": False, "plan_id": None, "routes": 0, "unassigned": []}
+        return {"active": False, "plan_id": None, "routes": 0, "closed_routes": [], "unassigned": []}
     plan = runtime.board.plan
     return {"active": True, "plan_id": runtime.board.plan_id, "routes": len(plan.routes),
+            "closed_routes": sorted(rid for rid, r in plan.routes.items() if r.broken),
             "unassigned": [{"order_id": o, "reason": r} for o, r in sorted(plan.unassigned.items())]}
 
 
-@router.get("", summary="Whether the day is orchestrated live, and the orders no route can serve now")
+@router.get("", summary="Whether the day is orchestrated live, closed routes, orders no route can serve now")
 def live_status(request: Request, principal: Viewer) -> dict[str, Any]:
+    """``active``, ``plan_id``, ``routes``; ``closed_routes``: routes that take no more work today (the
+    van is out of service, or back from its route); ``unassigned``: ``[{order_id, reason}]``."""
     return _status(context(request).live.get(principal.org_id))
 
 

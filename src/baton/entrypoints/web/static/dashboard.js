@@ -135,7 +135,22 @@
       "</td><td>" + esc(FLEET_LABEL[v.fleet_type] || v.fleet_type) + (v.carrier_id ? " · " + esc(v.carrier_id) : "") +
       '</td><td><span class="status ' + esc(v.status) + '">' + esc(v.status.replace(/_/g, " ")) + "</span></td>" +
       '<td><span class="meter"><span style="width:' + Math.min(100, v.utilisation_pct) + '%"></span></span> ' + esc(v.utilisation_pct.toFixed(0)) + " %</td>" +
-      "<td>" + (v.last_fix ? hhmm(v.last_fix) : "–") + "</td></tr>").join("");
+      "<td>" + (v.last_fix ? hhmm(v.last_fix) : "–") + "</td><td>" +
+      (dash.live && v.route_id && (dash.out || []).includes(v.route_id) ? '<span class="muted">out</span>'
+        : dash.live && v.route_id && v.status !== "idle" && v.status !== "completed"
+          ? '<button class="out" data-out="' + esc(v.route_id) + '" title="Out for the day (breakdown, driver unavailable): ' +
+            'its stops go to other vans">Out</button>' : "") + "</td></tr>").join("");
+  }
+
+  // --- live orchestration (POST /api/v1/live/start; a van out for the day) --------------------
+  async function drawLive() {
+    const status = await api.get("/api/v1/live");
+    dash.live = status.active;
+    dash.out = status.closed_routes;
+    const b = $("#live-orch");
+    b.textContent = status.active ? "Orchestrating live" : "Orchestrate live";
+    b.classList.toggle("on", status.active);
+    b.disabled = status.active;
   }
 
   function drawOrders(orders) {
@@ -188,6 +203,7 @@
   const dash = window.batonDashboard = {state: null, refreshes: 0, events: 0};
   async function refresh() {
     const state = await api.get("/api/v1/dashboard");
+    await drawLive().catch(console.error);
     dash.state = state; dash.refreshes += 1;
     if (state.depots.length) zone = state.depots[0].timezone;
     drawKpis(state.kpis); drawMap(state); drawExceptions(state.exceptions); drawFleet(state.fleet);
@@ -239,6 +255,25 @@
       li.classList.add("done");
       scheduleRefresh();
     } catch (e) { alert("Action failed: " + e.message); b.disabled = false; }
+  });
+  $("#live-orch").addEventListener("click", async () => {
+    const b = $("#live-orch");
+    b.disabled = true;
+    try { await api.post("/api/v1/live/start"); await refresh(); }
+    catch (e) { alert("Could not start live orchestration: " + e.message); b.disabled = false; }
+  });
+  $("#fleet").addEventListener("click", async (ev) => {
+    const b = ev.target.closest("button[data-out]");
+    if (!b) return;
+    const reason = window.prompt("Why is this van out for the day? (breakdown or driver_unavailable)", "breakdown");
+    if (!reason) return;
+    b.disabled = true;
+    try {
+      const res = await api.post("/api/v1/live/routes/" + encodeURIComponent(b.dataset.out) + "/breakdown",
+                                 {reason: reason.trim()});
+      b.closest("tr").dataset.result = res.moved.length + " moved, " + res.unassigned.length + " unassigned";
+      scheduleRefresh();
+    } catch (e) { alert("Not done: " + e.message); b.disabled = false; }
   });
   refresh().catch(console.error);
   connect();
