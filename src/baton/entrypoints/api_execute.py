@@ -40,6 +40,7 @@ from baton.execute.runtime import ExecutionRuntime, TenantRuntimes
 from baton.execute.service import ExecutionService, ExecutionSettings
 from baton.service_layer import commands
 from baton.service_layer.messagebus import MessageBus
+from baton.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
 router = APIRouter(tags=["execution"])
 
@@ -103,6 +104,14 @@ def _ingest_own(runtime: ExecutionRuntime, pings: list[Any], own: frozenset[str]
     return result
 
 
+def _reads(request: Request) -> SqlAlchemyUnitOfWork:
+    """A unit of work of its own for one read request: the execution service's unit of work belongs to
+    the threads that hold the runtime's lock (the ETA refresher, ingest), and a session must never be
+    shared between threads."""
+    mine = _runtime(request).service.uow
+    return SqlAlchemyUnitOfWork(mine.session_factory, org_id=mine.org_id)
+
+
 def _position(p: Position) -> dict[str, Any]:
     return {"vehicle_id": p.vehicle_id, "device_id": p.device_id, "ts": p.ts.isoformat(), "lat": p.lat,
             "lng": p.lng, "accuracy_m": p.accuracy_m, "speed_mps": p.speed_mps, "heading_deg": p.heading_deg,
@@ -111,7 +120,7 @@ def _position(p: Position) -> dict[str, Any]:
 
 @router.get("/vehicles/{vehicle_id}/position")
 def get_position(request: Request, vehicle_id: str) -> dict[str, Any]:
-    uow = _runtime(request).service.uow
+    uow = _reads(request)
     with uow:
         assert uow.session is not None
         found = PositionRepository(uow.session, uow.org_id).newest(vehicle_id)
@@ -126,7 +135,7 @@ def get_trail(request: Request, vehicle_id: str, since: datetime | None = None,
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise HTTPException(422, f"{name}: give an offset (e.g. 2026-03-02T08:00:00-03:00)")
-    uow = _runtime(request).service.uow
+    uow = _reads(request)
     with uow:
         assert uow.session is not None
         trail = [_position(p) for p in PositionRepository(uow.session, uow.org_id).trail(vehicle_id, since, until)]
@@ -138,7 +147,7 @@ def get_trail(request: Request, vehicle_id: str, since: datetime | None = None,
 
 @router.get("/routes/{route_id}/etas")
 def get_etas(request: Request, route_id: str) -> list[dict[str, Any]]:
-    uow = _runtime(request).service.uow
+    uow = _reads(request)
     with uow:
         assert uow.session is not None
         rows = ExecutionRecords(uow.session, uow.org_id).etas(route_id=route_id)
@@ -160,7 +169,7 @@ def _exception(e: ExceptionRecord) -> dict[str, Any]:
 
 @router.get("/exceptions")
 def list_exceptions(request: Request, status: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
-    uow = _runtime(request).service.uow
+    uow = _reads(request)
     with uow:
         assert uow.session is not None
         return [_exception(e) for e in ExecutionRecords(uow.session, uow.org_id).exceptions(status, kind)]
@@ -168,7 +177,7 @@ def list_exceptions(request: Request, status: str | None = None, kind: str | Non
 
 @router.get("/exceptions/{exception_id}")
 def get_exception(request: Request, exception_id: str) -> dict[str, Any]:
-    uow = _runtime(request).service.uow
+    uow = _reads(request)
     with uow:
         assert uow.session is not None
         records = ExecutionRecords(uow.session, uow.org_id)
