@@ -121,6 +121,12 @@ def test_the_day_is_repaired_live_through_the_api(api: tuple[TestClient, Tenant]
     for o in moved:
         route_id = client.get(f"/api/v1/orders/{o}", headers=admin).json()["route_id"]
         assert route_id != other and o in [s["order_id"] for s in _stops(client, admin, route_id)]
+    queue = {x["order_id"]: x for x in client.get("/api/v1/exceptions", headers=admin).json()}
+    for o in left:  # not loaded yet: back among the open orders, in the dispatcher's queue (tests/test_live_runtime.py)
+        order = client.get(f"/api/v1/orders/{o}", headers=admin).json()
+        assert order["status"] == "created" and order["route_id"] is None
+        assert queue[o]["kind"] == "unassigned" and queue[o]["reason"].startswith("driver_unavailable: ")
+        assert "reassign" in queue[o]["actions"]
     status = client.get("/api/v1/live", headers=admin).json()
     assert {u["order_id"] for u in status["unassigned"]} >= set(left) and status["closed_routes"] == [other]
     events = client.get("/api/v1/events", headers=admin, params={"limit": 1000}).json()

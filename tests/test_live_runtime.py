@@ -9,6 +9,7 @@ import pytest
 
 from baton.demo.enrich import DemoDay
 from baton.domain.events import Event
+from baton.domain.lifecycle import OrderStatus
 from baton.entrypoints.api.live_runtime import LiveRepair, LiveRuntime, LiveRuntimes
 from baton.service_layer import commands
 from live_support import live_day, planned_bus
@@ -50,3 +51,26 @@ def test_repairs_go_to_the_live_board_once_the_day_is_started(db_url: str, day: 
     assert len(traffic) == 1 and traffic[0].payload()["vehicle_id"] == route.vehicle_id
     assert traffic[0].payload()["factor"] == pytest.approx(1.8)
     assert not repair.repair("unknown-route", [], at).applied
+
+
+def test_orders_no_van_can_take_go_back_to_the_dispatchers_queue(db_url: str, day: DemoDay) -> None:
+    bus = planned_bus(db_url, day)
+    runtime = LiveRuntime(bus)
+    runtime.handle(commands.StartLive(at=day.day_start + timedelta(hours=7)))
+    plan = runtime.board.plan
+    assert plan is not None
+    target = next(rid for rid, r in plan.routes.items() if r.order_ids)
+    for rid, r in plan.routes.items():
+        r.broken = r.broken or rid != target  # every other van is out already: nobody can take them
+    stranded = plan.routes[target].order_ids
+    moved, left = runtime.handle(commands.ReportBreakdown(at=day.day_start + timedelta(hours=7, minutes=5),
+                                                          route_id=target, reason="driver_unavailable"))
+    assert moved == [] and set(left) == set(stranded)
+    with bus.uow:
+        orders = bus.uow.orders.get_many(left)
+        current = bus.uow.plans.current()
+        assert current is not None
+        reasons = {u.order_id: u.reason for u in current.unassigned}
+    assert {o.status for o in orders} == {OrderStatus.CREATED} and {o.route_id for o in orders} == {None}
+    assert all(reasons[o].startswith("driver_unavailable: ") for o in left)
+    assert set(runtime.board.plan.unassigned) >= set(left)

@@ -226,8 +226,13 @@ def report_breakdown(cmd: commands.ReportBreakdown, uow: AbstractUnitOfWork,
                 place(uow, board, by_id[o], plan.route_of(o).id, cmd.at, cmd.actor, cmd.reason)  # type: ignore[union-attr]
             if board.mode == "baton":
                 for o in left:
-                    uow.record(OrderLeftUnassigned(occurred_at=cmd.at, actor=cmd.actor, order_id=o,
-                                                   reason=plan.unassigned.get(o, "no feasible route")))
+                    why = plan.unassigned.get(o, "no feasible route")
+                    uow.record(OrderLeftUnassigned(occurred_at=cmd.at, actor=cmd.actor, order_id=o, reason=why))
+                    if by_id[o].status == S.PLANNED and board.plan_id:  # not loaded yet: back among the open
+                        # orders, listed as unassigned for a dispatcher (the exceptions queue)
+                        by_id[o].transition(S.CREATED, at=cmd.at, actor=Actor.parse(cmd.actor),
+                                            reason=f"{cmd.reason}: {why}")
+                        uow.plans.mark_unassigned(board.plan_id, o, f"{cmd.reason}: {why}")
                     notify_unserved(uow, board, o, cmd.at)
             publish(uow, board, changed, "breakdown", cmd.at)
         uow.record(VehicleBrokeDown(occurred_at=cmd.at, actor=cmd.actor, route_id=route.id,

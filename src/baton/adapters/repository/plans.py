@@ -173,6 +173,23 @@ class PlanRepository:
             self.session.execute(insert(s), [_stop_row(x, route.id, i, self.org_id)
                                              for i, x in enumerate(route.stops)])
 
+    def mark_unassigned(self, plan_id: str, order_id: str, reason: str) -> None:
+        """List ``order_id`` among ``plan_id``'s unassigned orders with ``reason`` (after the ones there;
+        a second call updates the reason). Live orchestration calls it for an order it had to take off
+        a route and could place nowhere else, so the exceptions queue shows it.
+
+        Raises:
+            sqlalchemy.exc.IntegrityError: when the plan does not exist.
+        """
+        u = orm.unassigned_orders
+        mine = (u.c.org_id == self.org_id, u.c.plan_id == plan_id)
+        if self.session.execute(select(u.c.order_id).where(*mine, u.c.order_id == order_id)).first():
+            self.session.execute(update(u).where(*mine, u.c.order_id == order_id).values(reason=reason))
+            return
+        last = self.session.execute(select(func.max(u.c.position)).where(*mine)).scalar()
+        self.session.execute(insert(u), [{"org_id": self.org_id, "plan_id": plan_id, "order_id": order_id,
+                                          "position": 0 if last is None else last + 1, "reason": reason}])
+
     def save_routes(self, routes: list[Route], plan_id: str) -> None:
         """Write re-planned routes in a few statements (live re-planning publishes every route a
         traffic report touched at once): new routes are inserted whole; for known ones the planned
