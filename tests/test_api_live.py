@@ -69,6 +69,19 @@ def test_the_day_is_repaired_live_through_the_api(api: tuple[TestClient, Tenant]
     assert "late-1" in [s["order_id"] for s in _stops(client, admin, rid)]
     assert client.get("/api/v1/orders/late-1", headers=admin).json()["route_id"] == rid
 
+    # one no route can serve (its window is over) is left unassigned with the reason, in the dispatcher's
+    # queue; reassigning it asks the live board again instead of making a new plan
+    r = client.post("/api/v1/live/orders", headers=dispatcher,
+                    json=order_body("too-late", -15.791, -47.881, time_windows=[
+                        {"start": (now - timedelta(hours=3)).isoformat(),
+                         "end": (now - timedelta(hours=2)).isoformat()}]))
+    assert r.status_code == 201 and r.json()["route_id"] is None and r.json()["reason"], r.text
+    queue = {x["order_id"]: x for x in client.get("/api/v1/exceptions", headers=admin).json()}
+    assert queue["too-late"]["kind"] == "unassigned" and queue["too-late"]["reason"] == r.json()["reason"]
+    r = client.post("/api/v1/exceptions/too-late/reassign", headers=dispatcher)
+    assert r.status_code == 200 and r.json()["status"] == "created" and r.json()["reason"], r.text
+    assert client.get("/api/v1/plans/current", headers=admin).json()["id"] == plan["id"]
+
     # city-wide traffic: the routes' ETAs move later
     before = {s["order_id"]: s["planned_arrival"] for s in _stops(client, admin, rid)}
     r = client.post("/api/v1/live/traffic", headers=dispatcher, json={"factor": 2.0, **span})

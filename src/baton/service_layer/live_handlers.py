@@ -84,7 +84,8 @@ def start_live(cmd: commands.StartLive, uow: AbstractUnitOfWork, deps: Dependenc
 
 def add_live_order(cmd: commands.AddLiveOrder, uow: AbstractUnitOfWork, deps: Dependencies) -> Insertion | str:
     """Store the new order; with a ``baton`` board insert it (cheapest feasible insertion) and
-    publish the route, else leave it unassigned with a reason and tell the customer."""
+    publish the route, else leave it unassigned with a reason (also among the stored plan's
+    unassigned orders, for the dispatcher's queue) and tell the customer."""
     order = cmd.order
     if not any(isinstance(e, OrderCreated) for e in order.events):
         order.events.insert(0, OrderCreated(occurred_at=cmd.at, actor=cmd.actor, order_id=order.id,
@@ -115,6 +116,8 @@ def add_live_order(cmd: commands.AddLiveOrder, uow: AbstractUnitOfWork, deps: De
             publish(uow, board, [result.route_id], "order.added", cmd.at)
         else:
             uow.record(OrderLeftUnassigned(occurred_at=cmd.at, actor=cmd.actor, order_id=order.id, reason=result))
+            if board.plan_id:  # listed with the plan's unassigned orders: the dispatcher's queue shows it
+                uow.plans.mark_unassigned(board.plan_id, order.id, result)
             notify_unserved(uow, board, order.id, cmd.at)
         uow.commit()
     return result

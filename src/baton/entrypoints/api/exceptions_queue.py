@@ -14,7 +14,8 @@ accepts for it now:
 
 =============== ===================================================================================
 ``reattempt``   failed order back in the queue (``reattempt``), to be planned again
-``reassign``    the order (failed ones first back in the queue) planned again on its own, any vehicle
+``reassign``    the order (failed ones first back in the queue) planned again on its own, any vehicle;
+                while the day is orchestrated live, put on today's routes by the live board's rescue pass
 ``notify``      tell the customer (``order.notification_requested``, topic ``delay``; the notify
                 area sends it on the customer's channel)
 ``acknowledge`` a dispatcher owns the execution exception (``exception.acknowledged``)
@@ -210,7 +211,13 @@ def _act_order(request: Request, principal: Principal, order_id: str, action: st
             _close_linked(request, principal, order_id, action)
         elif action == "reattempt" or order.status not in (OrderStatus.CREATED, OrderStatus.REATTEMPT):
             raise ApiProblem(409, "conflict", f"order {order_id} is {order.status.value}: nothing to {action}")
-        if action == "reassign":
+        live = ctx.live.get(principal.org_id)
+        if action == "reassign" and live is not None and live.active:
+            # the day is orchestrated: the live board's rescue pass tries it on today's routes (fast path)
+            live.handle(commands.RescueLivePlan(at=now, actor=principal.actor))
+            plan_now = live.board.plan
+            reason = plan_now.unassigned.get(order_id) if plan_now is not None else None
+        elif action == "reassign":
             plan = bus.handle(commands.PlanOrders(at=now, actor=principal.actor, order_ids=[order_id],
                                                   options=PlanningOptions(time_limit_s=REASSIGN_SECONDS)))
             reason = next((u.reason for u in plan.unassigned if u.order_id == order_id), None)
