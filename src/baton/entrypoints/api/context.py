@@ -138,10 +138,6 @@ class ApiContext:
             bus.subscribe(None, to_live)
         return bus
 
-    def live_runtime(self, org_id: str) -> LiveRuntime:
-        """The organisation's live board and its bus (created on first use)."""
-        return self.live.for_org(org_id)
-
     def close(self) -> None:
         self.pubsub.close()
         self.engine.dispose()

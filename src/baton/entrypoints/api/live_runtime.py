@@ -85,6 +85,18 @@ class LiveRuntimes:
         """The runtime of ``org_id`` if it exists (never creates one)."""
         return self._runtimes.get(org_id)
 
+    def status(self, org_id: str) -> dict[str, Any]:
+        """``active``, ``plan_id``, ``routes``; ``closed_routes``: routes that take no more work today
+        (the van is out of service, or back from its route); ``unassigned``: ``[{order_id, reason}]``
+        (orders no route can serve now)."""
+        runtime = self.get(org_id)
+        plan = runtime.board.plan if runtime is not None else None
+        if runtime is None or plan is None:
+            return {"active": False, "plan_id": None, "routes": 0, "closed_routes": [], "unassigned": []}
+        return {"active": True, "plan_id": runtime.board.plan_id, "routes": len(plan.routes),
+                "closed_routes": sorted(rid for rid, r in plan.routes.items() if r.broken),
+                "unassigned": [{"order_id": o, "reason": r} for o, r in sorted(plan.unassigned.items())]}
+
 
 class LiveRepair:
     """Execution's :class:`~baton.execute.playbooks.Replanner` in the API: while ``org_id``'s day is

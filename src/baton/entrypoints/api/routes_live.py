@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from baton.entrypoints.api.access import Principal
 from baton.entrypoints.api.auth import context, require
@@ -51,16 +51,14 @@ class TrafficIn(BaseModel):
     ``radius_m`` metres of ``center`` (omitted: the whole city) or for one ``vehicle_id`` only."""
 
     factor: float = Field(gt=0, le=20)
-    start: datetime
-    end: datetime
+    start: AwareDatetime
+    end: AwareDatetime
     center: Point | None = None
     radius_m: float = Field(default=0.0, ge=0)
     vehicle_id: str | None = None
 
     @model_validator(mode="after")
     def _span(self) -> TrafficIn:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("start and end need a UTC offset")
         if self.end < self.start:
             raise ValueError("end is before start")
         return self
@@ -80,20 +78,10 @@ def _started(request: Request, principal: Principal) -> LiveRuntime:
     return runtime
 
 
-def _status(runtime: LiveRuntime | None) -> dict[str, Any]:
-    if runtime is None or runtime.board.plan is None:
-        return {"active": False, "plan_id": None, "routes": 0, "closed_routes": [], "unassigned": []}
-    plan = runtime.board.plan
-    return {"active": True, "plan_id": runtime.board.plan_id, "routes": len(plan.routes),
-            "closed_routes": sorted(rid for rid, r in plan.routes.items() if r.broken),
-            "unassigned": [{"order_id": o, "reason": r} for o, r in sorted(plan.unassigned.items())]}
-
-
 @router.get("", summary="Whether the day is orchestrated live, closed routes, orders no route can serve now")
 def live_status(request: Request, principal: Viewer) -> dict[str, Any]:
-    """``active``, ``plan_id``, ``routes``; ``closed_routes``: routes that take no more work today (the
-    van is out of service, or back from its route); ``unassigned``: ``[{order_id, reason}]``."""
-    return _status(context(request).live.get(principal.org_id))
+    """See :meth:`~baton.entrypoints.api.live_runtime.LiveRuntimes.status` (also in ``GET /dashboard``)."""
+    return context(request).live.status(principal.org_id)
 
 
 @router.post("/start", summary="Start orchestrating the current plan's day (idempotent: reloads it)")
@@ -105,10 +93,10 @@ def start(request: Request, principal: Dispatcher, body: StartIn | None = None) 
         raise ApiProblem(409, "live-needs-one-process",
                          f"live orchestration keeps the day in one server process; this server runs {workers} "
                          "(start it with --workers 1)")
-    runtime = context(request).live_runtime(principal.org_id)
-    runtime.handle(commands.StartLive(at=now(), actor=principal.actor,
-                                      insert_unassigned=body.insert_unassigned if body else None))
-    return _status(runtime)
+    ctx = context(request)
+    ctx.live.for_org(principal.org_id).handle(commands.StartLive(
+        at=now(), actor=principal.actor, insert_unassigned=body.insert_unassigned if body else None))
+    return ctx.live.status(principal.org_id)
 
 
 @router.post("/traffic", summary="A slowdown: ETAs recomputed, threatened routes re-sequenced")

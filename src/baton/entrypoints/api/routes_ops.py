@@ -77,9 +77,10 @@ def recent_events(request: Request, principal: Annotated[Principal, Depends(requ
 def dashboard(request: Request, principal: Annotated[Principal, Depends(require("plans:read", "orders:read"))],
               ) -> dict[str, Any]:
     """Depots, fleet (status, utilisation %), routes (colour, stops, live vehicle position), orders,
-    KPIs and exceptions."""
+    KPIs, exceptions and ``live`` (whether the day is orchestrated: ``GET /live``)."""
     refuse_restricted(principal, "the dashboard")
-    return dashboard_state(context(request).uow(principal.org_id))
+    ctx = context(request)
+    return dashboard_state(ctx.uow(principal.org_id)) | {"live": ctx.live.status(principal.org_id)}
 
 
 @router.get("/stream", summary="Live events (Server-Sent Events)",

@@ -142,9 +142,8 @@
             'its stops go to other vans">Out</button>' : "") + "</td></tr>").join("");
   }
 
-  // --- live orchestration (POST /api/v1/live/start; a van out for the day) --------------------
-  async function drawLive() {
-    const status = await api.get("/api/v1/live");
+  // --- live orchestration (the dashboard's `live`; POST /api/v1/live/start; a van out for the day) ---
+  function drawLive(status) {
     dash.live = status.active;
     dash.out = status.closed_routes;
     const b = $("#live-orch");
@@ -203,7 +202,7 @@
   const dash = window.batonDashboard = {state: null, refreshes: 0, events: 0};
   async function refresh() {
     const state = await api.get("/api/v1/dashboard");
-    await drawLive().catch(console.error);
+    drawLive(state.live);
     dash.state = state; dash.refreshes += 1;
     if (state.depots.length) zone = state.depots[0].timezone;
     drawKpis(state.kpis); drawMap(state); drawExceptions(state.exceptions); drawFleet(state.fleet);
